@@ -1,0 +1,1034 @@
+#include "config/settings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include <yaml-cpp/yaml.h>
+
+#include "model/duration.hpp"
+
+namespace iota::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+// Thrown inside this file only; load_settings turns it into load_result::error.
+struct config_error {
+  std::string message;
+};
+
+// Keeps the message on one line and bounded, whatever the value holds.
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= 200) {
+      out += "...";
+      break;
+    }
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// The one error shape: config: <key path> (<source>): <what is wrong>, got "<value>"
+[[noreturn]] void fail(const std::string& key, const std::string& source, const std::string& what,
+                       const std::string& got) {
+  throw config_error{"config: " + key + " (" + source + "): " + what + ", got \"" + escape(got) +
+                     "\""};
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty())
+      out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  while (true) {
+    auto comma = s.find(',');
+    out.emplace_back(trim(s.substr(0, comma)));
+    if (comma == std::string_view::npos)
+      break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// --- value checks shared by flags, environment and file ---------------------------------
+
+bool valid_port(std::string_view s) {
+  if (s.empty() || s.size() > 5)
+    return false;
+  int port = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return false;
+    port = port * 10 + (c - '0');
+  }
+  return port >= 1 && port <= 65535;
+}
+
+bool valid_host(std::string_view h) {
+  if (h.empty())
+    return false;
+  if (h.front() == '[') {  // IPv6 literal
+    if (h.size() < 3 || h.back() != ']')
+      return false;
+    return std::all_of(h.begin() + 1, h.end() - 1, [](char c) {
+      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.' || c == '%';
+    });
+  }
+  return std::all_of(h.begin(), h.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+  });
+}
+
+// HOST:PORT with a valid port; `port_optional` accepts a bare HOST too.
+bool valid_host_port(std::string_view s, bool port_optional = false) {
+  std::string_view host, port;
+  bool has_port = false;
+  if (starts_with(s, "[")) {
+    auto close = s.find(']');
+    if (close == std::string_view::npos)
+      return false;
+    host = s.substr(0, close + 1);
+    auto rest = s.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':')
+        return false;
+      port = rest.substr(1);
+      has_port = true;
+    }
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) {
+      host = s;
+    } else {
+      host = s.substr(0, colon);
+      port = s.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (!valid_host(host))
+    return false;
+  if (has_port)
+    return valid_port(port);
+  return port_optional;
+}
+
+// "h1:2181,h2:2181[/chroot]" -> the same with blanks around commas removed.
+std::string check_zookeeper(const std::string& v, const std::string& key, const std::string& src) {
+  static const char* what = "expected HOST:PORT[,HOST:PORT...] with port 1-65535";
+  std::string hosts = v;
+  std::string chroot;
+  if (auto slash = v.find('/'); slash != std::string::npos) {
+    hosts = v.substr(0, slash);
+    chroot = std::string(trim(std::string_view(v).substr(slash)));
+    if (chroot.size() < 2 || chroot.back() == '/' || chroot.find("//") != std::string::npos)
+      fail(key, src, what, v);
+  }
+  auto items = split_list(hosts);
+  for (const auto& item : items)
+    if (!valid_host_port(item))
+      fail(key, src, what, v);
+  return join(items, ",") + chroot;
+}
+
+std::string check_kafka_brokers(const std::string& v, const std::string& key,
+                                const std::string& src) {
+  auto items = split_list(v);
+  for (const auto& item : items) {
+    std::string_view hp = item;
+    if (auto scheme = hp.find("://"); scheme != std::string_view::npos)
+      hp.remove_prefix(scheme + 3);  // librdkafka accepts PLAINTEXT://host:port
+    if (!valid_host_port(hp))
+      fail(key, src, "expected HOST:PORT[,HOST:PORT...] with port 1-65535", v);
+  }
+  return join(items, ",");
+}
+
+std::string check_mqtt_brokers(const std::string& v, const std::string& key,
+                               const std::string& src) {
+  auto items = split_list(v);
+  for (const auto& item : items) {
+    std::string_view rest = item;
+    if (starts_with(rest, "mqtt://"))
+      rest.remove_prefix(7);
+    else if (starts_with(rest, "tcp://"))
+      rest.remove_prefix(6);
+    else
+      fail(key, src, "expected mqtt://HOST[:PORT] or tcp://HOST[:PORT] (comma-separated)", v);
+    if (!rest.empty() && rest.back() == '/')
+      rest.remove_suffix(1);
+    if (!valid_host_port(rest, true))
+      fail(key, src, "expected mqtt://HOST[:PORT] or tcp://HOST[:PORT] (comma-separated)", v);
+  }
+  return join(items, ",");
+}
+
+std::string check_listen(const std::string& v, const std::string& key, const std::string& src) {
+  auto t = std::string(trim(v));
+  if (!valid_host_port(t))
+    fail(key, src, "expected ADDR:PORT with port 1-65535", v);
+  return t;
+}
+
+std::string check_driver(const std::string& v, const std::string& key, const std::string& src) {
+  if (v != "local" && v != "kubernetes")
+    fail(key, src, "expected local or kubernetes", v);
+  return v;
+}
+
+std::string check_log_level(const std::string& v, const std::string& key,
+                            const std::string& src) {
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(v))
+    fail(key, src, "expected one of trace, debug, info, warn, error", v);
+  return v;
+}
+
+std::string check_non_empty(const std::string& v, const std::string& key,
+                            const std::string& src) {
+  if (trim(v).empty())
+    fail(key, src, "expected a non-empty string", v);
+  return v;
+}
+
+std::string check_url(const std::string& v, const std::string& key, const std::string& src) {
+  std::string_view rest = v;
+  if (starts_with(rest, "https://"))
+    rest.remove_prefix(8);
+  else if (starts_with(rest, "http://"))
+    rest.remove_prefix(7);
+  else
+    fail(key, src, "expected an http:// or https:// URL", v);
+  auto host = rest.substr(0, rest.find('/'));
+  if (!valid_host_port(host, true))
+    fail(key, src, "expected an http:// or https:// URL", v);
+  return v;
+}
+
+// A Kubernetes DNS label: pod names and namespaces.
+bool valid_dns_label(std::string_view s, std::size_t max_len) {
+  if (s.empty() || s.size() > max_len)
+    return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front()) || !alnum(s.back()))
+    return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+// Table names double as znode names and SQL identifiers: keep them plain.
+bool valid_table_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+std::string check_namespace(const std::string& v, const std::string& key,
+                            const std::string& src) {
+  if (!valid_dns_label(v, 63))
+    fail(key, src, "expected a Kubernetes namespace (lowercase letters, digits and '-')", v);
+  return v;
+}
+
+// A relative path written in the config file is relative to that file's directory.
+std::string resolve_path(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  if (path.is_absolute() || base.empty())
+    return p;
+  return (base / path).lexically_normal().string();
+}
+
+// --- the loader ---------------------------------------------------------------------------
+
+struct loader {
+  settings s;
+  std::string templates_source = "default";  // where templates_path came from
+  std::string resources_source = "default";  // where the resources list came from
+};
+
+// A setting that a flag and an environment variable can also give.
+struct override_def {
+  const char* flag;
+  const char* env;
+  const char* key;
+  const char* placeholder;
+  const char* help;
+  void (*apply)(loader&, const std::string& value, const std::string& key,
+                const std::string& source);
+};
+
+const std::vector<override_def>& override_defs() {
+  static const std::vector<override_def> defs{
+      {"--zookeeper", "IOTA_ZOOKEEPER", "zookeeper", "HOST:PORT[,...]",
+       "ZooKeeper ensemble (default localhost:2181)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.zookeeper = check_zookeeper(v, k, src);
+       }},
+      {"--mqtt-brokers", "IOTA_MQTT_BROKERS", "mqtt.brokers", "URL[,...]",
+       "MQTT broker, mqtt:// or tcp:// (default mqtt://localhost:1883)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.mqtt.brokers = check_mqtt_brokers(v, k, src);
+       }},
+      {"--kafka-brokers", "IOTA_KAFKA_BROKERS", "kafka.brokers", "HOST:PORT[,...]",
+       "Kafka bootstrap brokers (default localhost:9092)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.kafka.brokers = check_kafka_brokers(v, k, src);
+       }},
+      {"--http-listen", "IOTA_HTTP_LISTEN", "http.listen", "ADDR:PORT",
+       "REST API and dashboard address (default 127.0.0.1:8080)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.http.listen = check_listen(v, k, src);
+       }},
+      {"--driver", "IOTA_DRIVER", "driver", "local|kubernetes",
+       "how instances run: local processes or Kubernetes pods (default local)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.driver = check_driver(v, k, src);
+       }},
+      {"--templates", "IOTA_TEMPLATES", "templatesPath", "DIR",
+       "pod templates, DIR/<instanceName>/pod-template.yml (default ./templates)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.templates_path = check_non_empty(v, k, src);
+         l.templates_source = src;
+       }},
+      {"--log-level", "IOTA_LOG_LEVEL", "logLevel", "LEVEL",
+       "trace, debug, info, warn or error (default info)",
+       [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
+         l.s.log_level = check_log_level(v, k, src);
+       }},
+      {"--auth-token", "IOTA_AUTH_TOKEN", "kubernetes.token", "TOKEN",
+       "Kubernetes bearer token",
+       [](loader& l, const std::string& v, const std::string&, const std::string&) {
+         l.s.kubernetes.token = v;
+       }},
+  };
+  return defs;
+}
+
+constexpr const char* config_flag = "--config";
+constexpr const char* config_env = "IOTA_CONFIG";
+
+// --- YAML access --------------------------------------------------------------------------
+
+struct file_ctx {
+  std::string source;  // "file <path>"
+  fs::path dir;        // base of relative paths
+};
+
+std::string render(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull())
+    return "null";
+  if (n.IsScalar())
+    return n.Scalar();
+  YAML::Emitter out;
+  out.SetMapFormat(YAML::Flow);
+  out.SetSeqFormat(YAML::Flow);
+  out << n;
+  return out.c_str();
+}
+
+std::string as_string(const YAML::Node& n, const std::string& key, const file_ctx& c) {
+  if (!n.IsScalar())
+    fail(key, c.source, "expected a string", render(n));
+  return n.Scalar();
+}
+
+bool as_bool(const YAML::Node& n, const std::string& key, const file_ctx& c) {
+  bool b = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b))
+    fail(key, c.source, "expected true or false", render(n));
+  return b;
+}
+
+std::size_t as_count(const YAML::Node& n, const std::string& key, const file_ctx& c,
+                     std::size_t min) {
+  std::string what = min == 0 ? "expected a non-negative integer"
+                              : "expected an integer >= " + std::to_string(min);
+  if (!n.IsScalar())
+    fail(key, c.source, what, render(n));
+  const auto& s = n.Scalar();
+  unsigned long long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < min ||
+      v > std::numeric_limits<std::size_t>::max())
+    fail(key, c.source, what, s);
+  return static_cast<std::size_t>(v);
+}
+
+milliseconds as_duration(const YAML::Node& n, const std::string& key, const file_ctx& c,
+                         bool allow_zero) {
+  std::string what = "expected a duration such as 500ms, 90s, 10m or 1h";
+  if (!allow_zero)
+    what += ", greater than zero";
+  if (!n.IsScalar())
+    fail(key, c.source, what, render(n));
+  auto d = model::parse_duration(n.Scalar());
+  if (!d || (!allow_zero && d->count() == 0))
+    fail(key, c.source, what, n.Scalar());
+  return *d;
+}
+
+double as_fraction(const YAML::Node& n, const std::string& key, const file_ctx& c) {
+  static const char* what = "expected a number in (0, 1]";
+  if (!n.IsScalar())
+    fail(key, c.source, what, render(n));
+  const auto& s = n.Scalar();
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !std::isfinite(v) || v <= 0 ||
+      v > 1)
+    fail(key, c.source, what, s);
+  return v;
+}
+
+std::vector<std::string> as_string_list(const YAML::Node& n, const std::string& key,
+                                        const file_ctx& c) {
+  if (!n.IsSequence())
+    fail(key, c.source, "expected a list of strings", render(n));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    auto item_key = key + "[" + std::to_string(i) + "]";
+    out.push_back(check_non_empty(as_string(n[i], item_key, c), item_key, c.source));
+  }
+  return out;
+}
+
+using field_fn = std::function<void(const YAML::Node& value, const std::string& key)>;
+struct field {
+  const char* name;
+  field_fn read;
+};
+
+// Reads a map whose keys must all be known, each at most once.
+void read_map(const YAML::Node& node, const std::string& path, const file_ctx& c,
+              const std::vector<field>& fields) {
+  if (!node.IsMap())
+    fail(path.empty() ? "(top level)" : path, c.source, "expected a map", render(node));
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar())
+      fail(path.empty() ? "(top level)" : path, c.source, "expected a key name",
+           render(kv.first));
+    const std::string name = kv.first.Scalar();
+    const std::string key = path.empty() ? name : path + "." + name;
+    auto it = std::find_if(fields.begin(), fields.end(),
+                           [&](const field& f) { return name == f.name; });
+    if (it == fields.end()) {
+      std::vector<std::string> known;
+      for (const auto& f : fields)
+        known.emplace_back(f.name);
+      fail(key, c.source, "unknown key (known keys: " + join(known, ", ") + ")", name);
+    }
+    if (!seen.insert(name).second)
+      fail(key, c.source, "duplicate key", name);
+    it->read(kv.second, key);
+  }
+}
+
+// One of initInstances / maxInstances / resourcePerInstance, with the seed's rule: out of
+// range -> the default, with a warning naming the key.
+int read_option(const YAML::Node& n, const std::string& key, const file_ctx& c,
+                bool (*in_range)(std::int64_t), int fallback, const char* range,
+                std::vector<std::string>& warnings) {
+  if (!n.IsScalar())
+    fail(key, c.source, "expected an integer", render(n));
+  const auto& s = n.Scalar();
+  std::string_view digits = s;
+  if (starts_with(digits, "+"))
+    digits.remove_prefix(1);
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  bool parsed_all = !digits.empty() && end == digits.data() + digits.size();
+  if (!parsed_all || (ec != std::errc() && ec != std::errc::result_out_of_range))
+    fail(key, c.source, "expected an integer", s);
+  if (ec == std::errc() && in_range(v))
+    return static_cast<int>(v);
+  if (ec == std::errc() && v == fallback)
+    return fallback;  // the default itself: nothing to warn about
+  warnings.push_back(key + ": " + s + " is out of range (" + range + "), using " +
+                     std::to_string(fallback));
+  return fallback;
+}
+
+inventory_source read_inventory(const YAML::Node& n, const std::string& key,
+                                const file_ctx& c) {
+  inventory_source inv;
+  bool has_file = false, has_postgres = false, has_query = false;
+  read_map(n, key, c,
+           {
+               {"file",
+                [&](const YAML::Node& v, const std::string& k) {
+                  inv.file = resolve_path(c.dir, check_non_empty(as_string(v, k, c), k, c.source));
+                  has_file = true;
+                }},
+               {"postgres",
+                [&](const YAML::Node& v, const std::string& k) {
+                  inv.postgres = check_non_empty(as_string(v, k, c), k, c.source);
+                  has_postgres = true;
+                }},
+               {"query",
+                [&](const YAML::Node& v, const std::string& k) {
+                  inv.query = check_non_empty(as_string(v, k, c), k, c.source);
+                  has_query = true;
+                }},
+           });
+  if (has_file == has_postgres)
+    fail(key, c.source,
+         std::string("expected exactly one of file or postgres, ") +
+             (has_file ? "both given" : "neither given"),
+         render(n));
+  if (has_query && has_file)
+    fail(key + ".query", c.source, "query applies to a postgres inventory only", inv.query);
+  return inv;
+}
+
+std::string default_query(const std::string& resource) {
+  return "SELECT id FROM \"" + resource + "\"";
+}
+
+resource_settings read_resource(const YAML::Node& n, const std::string& path, const file_ctx& c,
+                                std::vector<std::string>& warnings) {
+  resource_settings r;
+  bool has_resource = false, has_instance_name = false, has_inventory = false;
+  read_map(
+      n, path, c,
+      {
+          {"resource",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.resource = as_string(v, k, c);
+             if (!valid_table_name(r.resource))
+               fail(k, c.source, "expected a table name of letters, digits and '_'",
+                    r.resource);
+             has_resource = true;
+           }},
+          {"instanceName",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.instance_name = as_string(v, k, c);
+             if (!valid_dns_label(r.instance_name, 50))
+               fail(k, c.source,
+                    "expected a lowercase DNS label of at most 50 characters "
+                    "([a-z0-9]([-a-z0-9]*[a-z0-9])?)",
+                    r.instance_name);
+             has_instance_name = true;
+           }},
+          {"heart", [&](const YAML::Node& v, const std::string& k) { r.heart = as_bool(v, k, c); }},
+          {"initInstances",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.options.init_instances =
+                 read_option(v, k, c, model::init_instances_in_range, model::default_init_instances,
+                             "initInstances >= 1", warnings);
+           }},
+          {"maxInstances",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.options.max_instances =
+                 read_option(v, k, c, model::max_instances_in_range, model::default_max_instances,
+                             "3 <= maxInstances < 100", warnings);
+           }},
+          {"resourcePerInstance",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.options.resource_per_instance = read_option(
+                 v, k, c, model::resource_per_instance_in_range,
+                 model::default_resource_per_instance, "0 < resourcePerInstance < 5000", warnings);
+           }},
+          {"dependsOn",
+           [&](const YAML::Node& v, const std::string& k) {
+             auto tables = as_string_list(v, k, c);
+             for (std::size_t i = 0; i < tables.size(); ++i) {
+               if (!valid_table_name(tables[i]))
+                 fail(k + "[" + std::to_string(i) + "]", c.source,
+                      "expected a table name of letters, digits and '_'", tables[i]);
+               if (std::find(r.depends_on.begin(), r.depends_on.end(), tables[i]) ==
+                   r.depends_on.end())
+                 r.depends_on.push_back(tables[i]);
+             }
+           }},
+          {"inventory",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.inventory = read_inventory(v, k, c);
+             has_inventory = true;
+           }},
+      });
+  if (!has_resource)
+    fail(path + ".resource", c.source, "missing: every resource needs a resource (table) name",
+         render(n));
+  if (!has_instance_name)
+    fail(path + ".instanceName", c.source, "missing: every resource needs an instanceName",
+         r.resource);
+  for (std::size_t i = 0; i < r.depends_on.size(); ++i)
+    if (r.depends_on[i] == r.resource)
+      fail(path + ".dependsOn", c.source, "a resource cannot depend on its own table",
+           r.resource);
+  if (!has_inventory)
+    r.inventory.file = "./inventory/" + r.resource + ".txt";  // a default: relative to cwd
+  if (!r.inventory.postgres.empty() && r.inventory.query.empty())
+    r.inventory.query = default_query(r.resource);
+  return r;
+}
+
+void read_resources(loader& l, const YAML::Node& n, const std::string& key, const file_ctx& c) {
+  if (!n.IsSequence())
+    fail(key, c.source, "expected a list of resources", render(n));
+  if (n.size() == 0)
+    fail(key, c.source, "expected at least one resource", render(n));
+  std::vector<resource_settings> list;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    auto path = key + "[" + std::to_string(i) + "]";
+    auto r = read_resource(n[i], path, c, l.s.warnings);
+    for (std::size_t j = 0; j < list.size(); ++j) {
+      if (list[j].resource == r.resource)
+        fail(path + ".resource", c.source,
+             "duplicate resource (also resources[" + std::to_string(j) + "])", r.resource);
+      if (list[j].instance_name == r.instance_name)
+        fail(path + ".instanceName", c.source,
+             "duplicate instanceName (also resources[" + std::to_string(j) + "])",
+             r.instance_name);
+    }
+    list.push_back(std::move(r));
+  }
+  l.s.resources = std::move(list);
+  l.resources_source = c.source;
+}
+
+void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
+  settings& s = l.s;
+  auto str = [&](const YAML::Node& v, const std::string& k) { return as_string(v, k, c); };
+  auto non_empty = [&](const YAML::Node& v, const std::string& k) {
+    return check_non_empty(as_string(v, k, c), k, c.source);
+  };
+  read_map(
+      root, "", c,
+      {
+          {"zookeeper",
+           [&](const YAML::Node& v, const std::string& k) {
+             s.zookeeper = check_zookeeper(str(v, k), k, c.source);
+           }},
+          {"mqtt",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(
+                 m, p, c,
+                 {
+                     {"brokers",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.brokers = check_mqtt_brokers(str(v, k), k, c.source);
+                      }},
+                     {"topic",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.topic = non_empty(v, k);
+                      }},
+                     {"clientId",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.client_id = non_empty(v, k);
+                      }},
+                     {"reconnectPeriod",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.reconnect_period = as_duration(v, k, c, false);
+                      }},
+                     {"maxPayloadBytes",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.max_payload_bytes = as_count(v, k, c, 1);
+                      }},
+                     {"maxIdsPerNotify",
+                      [&](const YAML::Node& v, const std::string& k) {
+                        s.mqtt.max_ids_per_notify = as_count(v, k, c, 1);
+                      }},
+                 });
+           }},
+          {"kafka",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"brokers",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kafka.brokers = check_kafka_brokers(str(v, k), k, c.source);
+                           }},
+                          {"topic",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kafka.topic = non_empty(v, k);
+                           }},
+                      });
+           }},
+          {"http",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"listen",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.http.listen = check_listen(str(v, k), k, c.source);
+                           }},
+                          {"corsOrigins",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.http.cors_origins = as_string_list(v, k, c);
+                           }},
+                          {"bodyLimit",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.http.body_limit = as_count(v, k, c, 1);
+                           }},
+                          {"requestTimeout",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.http.request_timeout = as_duration(v, k, c, false);
+                           }},
+                      });
+           }},
+          {"driver",
+           [&](const YAML::Node& v, const std::string& k) {
+             s.driver = check_driver(str(v, k), k, c.source);
+           }},
+          {"kubernetes",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"url",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kubernetes.url = check_url(str(v, k), k, c.source);
+                           }},
+                          {"namespace",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kubernetes.namespace_name = check_namespace(str(v, k), k, c.source);
+                           }},
+                          {"insecureSkipTlsVerify",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kubernetes.insecure_skip_tls_verify = as_bool(v, k, c);
+                           }},
+                          {"runInPod",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kubernetes.run_in_pod = as_bool(v, k, c);
+                           }},
+                          {"token",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.kubernetes.token = str(v, k);
+                           }},
+                      });
+           }},
+          {"templatesPath",
+           [&](const YAML::Node& v, const std::string& k) {
+             s.templates_path = resolve_path(c.dir, non_empty(v, k));
+             l.templates_source = c.source;
+           }},
+          {"liveness",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"heartbeatPeriod",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.heartbeat_period = as_duration(v, k, c, false);
+                           }},
+                          {"podCheckPeriod",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.pod_check_period = as_duration(v, k, c, false);
+                           }},
+                          {"gracePeriod",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.grace_period = as_duration(v, k, c, true);
+                           }},
+                          {"maxBackoff",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.max_backoff = as_duration(v, k, c, false);
+                           }},
+                          {"maxOfflineFraction",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.max_offline_fraction = as_fraction(v, k, c);
+                           }},
+                      });
+           }},
+          {"reconcileInterval",
+           [&](const YAML::Node& v, const std::string& k) {
+             s.reconcile_interval = as_duration(v, k, c, false);
+           }},
+          {"orchestrator",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"batchSize",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.orchestrator.batch_size = as_count(v, k, c, 1);
+                           }},
+                          {"maxMovesPerStep",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.orchestrator.max_moves_per_step = as_count(v, k, c, 0);
+                           }},
+                          {"maxQueuedEvents",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.orchestrator.max_queued_events = as_count(v, k, c, 1);
+                           }},
+                      });
+           }},
+          {"logLevel",
+           [&](const YAML::Node& v, const std::string& k) {
+             s.log_level = check_log_level(str(v, k), k, c.source);
+           }},
+          {"resources",
+           [&](const YAML::Node& v, const std::string& k) { read_resources(l, v, k, c); }},
+      });
+}
+
+std::string line_of(const std::string& text, int line) {
+  std::istringstream in(text);
+  std::string current;
+  for (int i = 0; i <= line && std::getline(in, current); ++i) {
+    if (i == line)
+      return current;
+  }
+  return "";
+}
+
+void load_file(loader& l, const std::string& path, const std::string& path_source) {
+  static const std::string key = "config file";
+  l.s.config_file = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    fail(key, path_source, "cannot read: no such file", path);
+  if (fs::is_directory(path, ec))
+    fail(key, path_source, "cannot read: is a directory", path);
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail(key, path_source,
+         std::string("cannot read: ") + (errno ? std::strerror(errno) : "open failed"), path);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad())
+    fail(key, path_source, "cannot read: read error", path);
+  const std::string text = buffer.str();
+
+  file_ctx c{"file " + path, fs::path(path).parent_path()};
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(key, c.source,
+         "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+             std::to_string(e.mark.column + 1) + ": " + e.msg,
+         line_of(text, e.mark.line));
+  }
+  if (root.IsNull())
+    return;  // an empty file (or only comments): every setting keeps its default
+  read_root(l, root, c);
+}
+
+// The checks that need every layer applied: the pod templates under the final templatesPath.
+void finish(loader& l) {
+  for (std::size_t i = 0; i < l.s.resources.size(); ++i) {
+    auto& r = l.s.resources[i];
+    r.template_file =
+        (fs::path(l.s.templates_path) / r.instance_name / "pod-template.yml").string();
+    std::error_code ec;
+    bool ok = fs::is_regular_file(r.template_file, ec);
+    if (ok) {
+      std::ifstream probe(r.template_file);
+      ok = static_cast<bool>(probe);
+    }
+    if (!ok)
+      fail("resources[" + std::to_string(i) + "].instanceName", l.resources_source,
+           "no readable pod template " + r.template_file + " (templatesPath \"" +
+               l.s.templates_path + "\" from " + l.templates_source + ")",
+           r.instance_name);
+  }
+}
+
+struct parsed_flag {
+  const override_def* def;  // nullptr for --config
+  std::string value;
+};
+
+std::vector<parsed_flag> parse_flags(const std::vector<std::string>& args) {
+  std::vector<parsed_flag> out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!starts_with(arg, "--") || arg == "--")
+      fail(arg, "command line", "unexpected argument (flags start with --, see --help)", arg);
+    auto eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    if (name == "--help" || name == "--version")
+      fail(name, "command line", "takes no value", arg);
+    const override_def* def = nullptr;
+    std::string key = "config file";
+    if (name != config_flag) {
+      auto& defs = override_defs();
+      auto it = std::find_if(defs.begin(), defs.end(),
+                             [&](const override_def& d) { return name == d.flag; });
+      if (it == defs.end())
+        fail(name, "command line", "unknown flag (see --help)", arg);
+      def = &*it;
+      key = def->key;
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else {
+      if (i + 1 >= args.size() || starts_with(args[i + 1], "--"))
+        fail(key, "flag " + name, "missing value", i + 1 < args.size() ? args[i + 1] : "");
+      value = args[++i];
+    }
+    out.push_back({def, std::move(value)});
+  }
+  return out;
+}
+
+std::optional<std::string> lookup(const env_lookup& env, const std::string& name) {
+  if (!env)
+    return std::nullopt;
+  auto v = env(name);
+  if (v && v->empty())
+    return std::nullopt;  // an empty variable counts as unset
+  return v;
+}
+
+}  // namespace
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr || *v == '\0')
+      return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::vector<resource_settings> default_resources() {
+  resource_settings thing;
+  thing.resource = "Thing";
+  thing.instance_name = "iota-dac";
+  thing.heart = true;
+  thing.depends_on = {"ProtocolMeta", "DeviceMeta"};
+  thing.inventory.file = "./inventory/Thing.txt";
+
+  resource_settings rule;
+  rule.resource = "Rule";
+  rule.instance_name = "iota-rules-engine";
+  rule.heart = false;
+  rule.inventory.file = "./inventory/Rule.txt";
+
+  return {std::move(thing), std::move(rule)};
+}
+
+const resource_settings* settings::find_resource(const std::string& resource) const {
+  for (const auto& r : resources)
+    if (r.resource == resource)
+      return &r;
+  return nullptr;
+}
+
+load_result load_settings(const std::vector<std::string>& args, const env_lookup& env) {
+  load_result result;
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h")
+      result.help = true;
+    else if (arg == "--version")
+      result.version = true;
+  }
+  if (result.help || result.version)
+    return result;
+  try {
+    loader l;
+    auto flags = parse_flags(args);
+
+    // The config file: --config beats IOTA_CONFIG; none means defaults only.
+    std::string file, file_source;
+    if (auto v = lookup(env, config_env)) {
+      file = *v;
+      file_source = std::string("env ") + config_env;
+    }
+    for (const auto& f : flags) {
+      if (f.def == nullptr) {
+        if (f.value.empty())
+          fail("config file", std::string("flag ") + config_flag, "missing value", f.value);
+        file = f.value;
+        file_source = std::string("flag ") + config_flag;
+      }
+    }
+    if (!file.empty())
+      load_file(l, file, file_source);
+
+    for (const auto& def : override_defs())
+      if (auto v = lookup(env, def.env))
+        def.apply(l, *v, def.key, std::string("env ") + def.env);
+    for (const auto& f : flags)
+      if (f.def != nullptr)
+        f.def->apply(l, f.value, f.def->key, std::string("flag ") + f.def->flag);
+
+    finish(l);
+    result.value = std::move(l.s);
+  } catch (const config_error& e) {
+    result.error = e.message;
+  } catch (const std::exception& e) {
+    result.error = std::string("config: unexpected error: ") + e.what();
+  } catch (...) {
+    result.error = "config: unexpected error";
+  }
+  return result;
+}
+
+std::string usage() {
+  std::ostringstream out;
+  out << "Usage: iota-orchestrator [--config FILE] [flags]\n"
+         "\n"
+         "Shards IoT resources over worker instances; the shards live in ZooKeeper.\n"
+         "Each setting comes from its flag, else its environment variable, else the config\n"
+         "file, else the default. Flags take \"--flag value\" or \"--flag=value\".\n"
+         "\n"
+         "Flags:\n";
+  auto line = [&](const std::string& flag, const std::string& help, const std::string& env) {
+    std::string head = "  " + flag;
+    out << head;
+    if (head.size() < 34)
+      out << std::string(34 - head.size(), ' ');
+    else
+      out << "\n" << std::string(34, ' ');
+    out << help;
+    if (!env.empty())
+      out << " [env " << env << "]";
+    out << "\n";
+  };
+  line(std::string(config_flag) + " FILE", "YAML config file (default: none)", config_env);
+  for (const auto& d : override_defs())
+    line(std::string(d.flag) + " " + d.placeholder, d.help, d.env);
+  line("--help, -h", "print this help and exit", "");
+  line("--version", "print the version and exit", "");
+  out << "\n"
+         "Durations are written 500ms, 90s, 10m or 1h. Every config file key, with its default,\n"
+         "is listed in config/default.yml. A configuration error exits with status 2.\n";
+  return out.str();
+}
+
+}  // namespace iota::config

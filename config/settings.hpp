@@ -1,0 +1,107 @@
+#pragma once
+// The daemon's settings (shared/SPEC.md sections 8 and 13): each setting comes from a
+// command-line flag, else an environment variable, else the YAML config file, else the
+// default. Loading never throws: a bad setting yields one error line naming the key, where
+// it came from and the bad value (the daemon prints it and exits 2).
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/options.hpp"
+
+namespace iota::config {
+
+// Environment access is injected so tests need not touch the process environment.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+env_lookup process_env();  // reads ::getenv; an empty variable counts as unset
+
+// Where `orchestrate` and reconcile read the ids of a resource type: exactly one of
+// `file` (one id per line) or `postgres` (a libpq conninfo string) is set.
+struct inventory_source {
+  std::string file;
+  std::string postgres;
+  std::string query;  // postgres only; default: SELECT id FROM "<Resource>"
+};
+
+struct resource_settings {
+  std::string resource;       // table name and znode name: [A-Za-z0-9_]+
+  std::string instance_name;  // pod name prefix: lowercase DNS label, at most 50 chars
+  bool heart = false;
+  model::resource_options options;      // out-of-range values already replaced by defaults
+  std::vector<std::string> depends_on;  // a change to one of these tables reloads every instance
+  inventory_source inventory;
+  std::string template_file;  // <templatesPath>/<instanceName>/pod-template.yml, checked to exist
+};
+
+// Section 1's two resource types, as the daemon runs them with no config file
+// (template_file is left empty: load_settings resolves it).
+std::vector<resource_settings> default_resources();
+
+struct settings {
+  std::string config_file;  // "" when none
+  std::string zookeeper = "localhost:2181";
+  struct {
+    std::string brokers = "mqtt://localhost:1883";  // comma-separated mqtt:// or tcp:// URLs
+    std::string topic = "cm/notify";
+    std::string client_id = "iota-orchestrator";
+    std::chrono::milliseconds reconnect_period{10000};
+    std::size_t max_payload_bytes = 1048576;
+    std::size_t max_ids_per_notify = 20000;
+  } mqtt;
+  struct {
+    std::string brokers = "localhost:9092";
+    std::string topic = "HeartBeat";
+  } kafka;
+  struct {
+    std::string listen = "127.0.0.1:8080";
+    std::vector<std::string> cors_origins;
+    std::size_t body_limit = 65536;
+    std::chrono::milliseconds request_timeout{10000};
+  } http;
+  std::string driver = "local";  // local | kubernetes
+  struct {
+    std::string url = "https://kubernetes.default.svc";
+    std::string namespace_name = "iota";
+    bool insecure_skip_tls_verify = true;
+    bool run_in_pod = false;
+    std::string token;
+  } kubernetes;
+  std::string templates_path = "./templates";
+  struct {
+    std::chrono::milliseconds heartbeat_period{90000};
+    std::chrono::milliseconds pod_check_period{60000};
+    std::chrono::milliseconds grace_period{90000};
+    std::chrono::milliseconds max_backoff{600000};
+    double max_offline_fraction = 0.5;
+  } liveness;
+  std::chrono::milliseconds reconcile_interval{600000};
+  struct {
+    std::size_t batch_size = 1000;
+    std::size_t max_moves_per_step = 0;  // 0 = unlimited
+    std::size_t max_queued_events = 1000000;
+  } orchestrator;
+  std::string log_level = "info";  // trace | debug | info | warn | error
+  std::vector<resource_settings> resources = default_resources();
+  std::vector<std::string> warnings;  // e.g. an out-of-range option fell back to its default
+
+  // The resource with this table name, or nullptr.
+  const resource_settings* find_resource(const std::string& resource) const;
+};
+
+struct load_result {
+  std::optional<settings> value;  // set on success
+  std::string error;              // one line on failure
+  bool help = false;              // --help seen: the caller prints usage() and exits 0
+  bool version = false;           // --version seen: the caller prints its version and exits 0
+};
+
+// `args` is argv without argv[0].
+load_result load_settings(const std::vector<std::string>& args, const env_lookup& env);
+
+// The --help text.
+std::string usage();
+
+}  // namespace iota::config
