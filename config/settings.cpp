@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -15,8 +17,6 @@
 #include <sstream>
 #include <string_view>
 #include <utility>
-
-#include <yaml-cpp/yaml.h>
 
 #include "model/duration.hpp"
 
@@ -41,12 +41,23 @@ std::string escape(const std::string& s) {
       break;
     }
     switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      default: out += c;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -62,18 +73,15 @@ std::string escape(const std::string& s) {
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& item : items) {
-    if (!out.empty())
-      out += sep;
+    if (!out.empty()) out += sep;
     out += item;
   }
   return out;
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
 }
 
@@ -82,8 +90,7 @@ std::vector<std::string> split_list(std::string_view s) {
   while (true) {
     auto comma = s.find(',');
     out.emplace_back(trim(s.substr(0, comma)));
-    if (comma == std::string_view::npos)
-      break;
+    if (comma == std::string_view::npos) break;
     s.remove_prefix(comma + 1);
   }
   return out;
@@ -96,23 +103,19 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 // --- value checks shared by flags, environment and file ---------------------------------
 
 bool valid_port(std::string_view s) {
-  if (s.empty() || s.size() > 5)
-    return false;
+  if (s.empty() || s.size() > 5) return false;
   int port = 0;
   for (char c : s) {
-    if (c < '0' || c > '9')
-      return false;
+    if (c < '0' || c > '9') return false;
     port = port * 10 + (c - '0');
   }
   return port >= 1 && port <= 65535;
 }
 
 bool valid_host(std::string_view h) {
-  if (h.empty())
-    return false;
+  if (h.empty()) return false;
   if (h.front() == '[') {  // IPv6 literal
-    if (h.size() < 3 || h.back() != ']')
-      return false;
+    if (h.size() < 3 || h.back() != ']') return false;
     return std::all_of(h.begin() + 1, h.end() - 1, [](char c) {
       return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.' || c == '%';
     });
@@ -128,13 +131,11 @@ bool valid_host_port(std::string_view s, bool port_optional = false) {
   bool has_port = false;
   if (starts_with(s, "[")) {
     auto close = s.find(']');
-    if (close == std::string_view::npos)
-      return false;
+    if (close == std::string_view::npos) return false;
     host = s.substr(0, close + 1);
     auto rest = s.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':')
-        return false;
+      if (rest.front() != ':') return false;
       port = rest.substr(1);
       has_port = true;
     }
@@ -148,10 +149,8 @@ bool valid_host_port(std::string_view s, bool port_optional = false) {
       has_port = true;
     }
   }
-  if (!valid_host(host))
-    return false;
-  if (has_port)
-    return valid_port(port);
+  if (!valid_host(host)) return false;
+  if (has_port) return valid_port(port);
   return port_optional;
 }
 
@@ -168,8 +167,7 @@ std::string check_zookeeper(const std::string& v, const std::string& key, const 
   }
   auto items = split_list(hosts);
   for (const auto& item : items)
-    if (!valid_host_port(item))
-      fail(key, src, what, v);
+    if (!valid_host_port(item)) fail(key, src, what, v);
   return join(items, ",") + chroot;
 }
 
@@ -197,8 +195,7 @@ std::string check_mqtt_brokers(const std::string& v, const std::string& key,
       rest.remove_prefix(6);
     else
       fail(key, src, "expected mqtt://HOST[:PORT] or tcp://HOST[:PORT] (comma-separated)", v);
-    if (!rest.empty() && rest.back() == '/')
-      rest.remove_suffix(1);
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     if (!valid_host_port(rest, true))
       fail(key, src, "expected mqtt://HOST[:PORT] or tcp://HOST[:PORT] (comma-separated)", v);
   }
@@ -207,29 +204,23 @@ std::string check_mqtt_brokers(const std::string& v, const std::string& key,
 
 std::string check_listen(const std::string& v, const std::string& key, const std::string& src) {
   auto t = std::string(trim(v));
-  if (!valid_host_port(t))
-    fail(key, src, "expected ADDR:PORT with port 1-65535", v);
+  if (!valid_host_port(t)) fail(key, src, "expected ADDR:PORT with port 1-65535", v);
   return t;
 }
 
 std::string check_driver(const std::string& v, const std::string& key, const std::string& src) {
-  if (v != "local" && v != "kubernetes")
-    fail(key, src, "expected local or kubernetes", v);
+  if (v != "local" && v != "kubernetes") fail(key, src, "expected local or kubernetes", v);
   return v;
 }
 
-std::string check_log_level(const std::string& v, const std::string& key,
-                            const std::string& src) {
+std::string check_log_level(const std::string& v, const std::string& key, const std::string& src) {
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
-  if (!levels.count(v))
-    fail(key, src, "expected one of trace, debug, info, warn, error", v);
+  if (!levels.count(v)) fail(key, src, "expected one of trace, debug, info, warn, error", v);
   return v;
 }
 
-std::string check_non_empty(const std::string& v, const std::string& key,
-                            const std::string& src) {
-  if (trim(v).empty())
-    fail(key, src, "expected a non-empty string", v);
+std::string check_non_empty(const std::string& v, const std::string& key, const std::string& src) {
+  if (trim(v).empty()) fail(key, src, "expected a non-empty string", v);
   return v;
 }
 
@@ -242,18 +233,15 @@ std::string check_url(const std::string& v, const std::string& key, const std::s
   else
     fail(key, src, "expected an http:// or https:// URL", v);
   auto host = rest.substr(0, rest.find('/'));
-  if (!valid_host_port(host, true))
-    fail(key, src, "expected an http:// or https:// URL", v);
+  if (!valid_host_port(host, true)) fail(key, src, "expected an http:// or https:// URL", v);
   return v;
 }
 
 // A Kubernetes DNS label: pod names and namespaces.
 bool valid_dns_label(std::string_view s, std::size_t max_len) {
-  if (s.empty() || s.size() > max_len)
-    return false;
+  if (s.empty() || s.size() > max_len) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(s.front()) || !alnum(s.back()))
-    return false;
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
   return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
@@ -264,8 +252,7 @@ bool valid_table_name(std::string_view s) {
   });
 }
 
-std::string check_namespace(const std::string& v, const std::string& key,
-                            const std::string& src) {
+std::string check_namespace(const std::string& v, const std::string& key, const std::string& src) {
   if (!valid_dns_label(v, 63))
     fail(key, src, "expected a Kubernetes namespace (lowercase letters, digits and '-')", v);
   return v;
@@ -274,8 +261,7 @@ std::string check_namespace(const std::string& v, const std::string& key,
 // A relative path written in the config file is relative to that file's directory.
 std::string resolve_path(const fs::path& base, const std::string& p) {
   fs::path path(p);
-  if (path.is_absolute() || base.empty())
-    return p;
+  if (path.is_absolute() || base.empty()) return p;
   return (base / path).lexically_normal().string();
 }
 
@@ -336,8 +322,7 @@ const std::vector<override_def>& override_defs() {
        [](loader& l, const std::string& v, const std::string& k, const std::string& src) {
          l.s.log_level = check_log_level(v, k, src);
        }},
-      {"--auth-token", "IOTA_AUTH_TOKEN", "kubernetes.token", "TOKEN",
-       "Kubernetes bearer token",
+      {"--auth-token", "IOTA_AUTH_TOKEN", "kubernetes.token", "TOKEN", "Kubernetes bearer token",
        [](loader& l, const std::string& v, const std::string&, const std::string&) {
          l.s.kubernetes.token = v;
        }},
@@ -356,10 +341,8 @@ struct file_ctx {
 };
 
 std::string render(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull())
-    return "null";
-  if (n.IsScalar())
-    return n.Scalar();
+  if (!n.IsDefined() || n.IsNull()) return "null";
+  if (n.IsScalar()) return n.Scalar();
   YAML::Emitter out;
   out.SetMapFormat(YAML::Flow);
   out.SetSeqFormat(YAML::Flow);
@@ -368,8 +351,7 @@ std::string render(const YAML::Node& n) {
 }
 
 std::string as_string(const YAML::Node& n, const std::string& key, const file_ctx& c) {
-  if (!n.IsScalar())
-    fail(key, c.source, "expected a string", render(n));
+  if (!n.IsScalar()) fail(key, c.source, "expected a string", render(n));
   return n.Scalar();
 }
 
@@ -384,8 +366,7 @@ std::size_t as_count(const YAML::Node& n, const std::string& key, const file_ctx
                      std::size_t min) {
   std::string what = min == 0 ? "expected a non-negative integer"
                               : "expected an integer >= " + std::to_string(min);
-  if (!n.IsScalar())
-    fail(key, c.source, what, render(n));
+  if (!n.IsScalar()) fail(key, c.source, what, render(n));
   const auto& s = n.Scalar();
   unsigned long long v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -398,20 +379,16 @@ std::size_t as_count(const YAML::Node& n, const std::string& key, const file_ctx
 milliseconds as_duration(const YAML::Node& n, const std::string& key, const file_ctx& c,
                          bool allow_zero) {
   std::string what = "expected a duration such as 500ms, 90s, 10m or 1h";
-  if (!allow_zero)
-    what += ", greater than zero";
-  if (!n.IsScalar())
-    fail(key, c.source, what, render(n));
+  if (!allow_zero) what += ", greater than zero";
+  if (!n.IsScalar()) fail(key, c.source, what, render(n));
   auto d = model::parse_duration(n.Scalar());
-  if (!d || (!allow_zero && d->count() == 0))
-    fail(key, c.source, what, n.Scalar());
+  if (!d || (!allow_zero && d->count() == 0)) fail(key, c.source, what, n.Scalar());
   return *d;
 }
 
 double as_fraction(const YAML::Node& n, const std::string& key, const file_ctx& c) {
   static const char* what = "expected a number in (0, 1]";
-  if (!n.IsScalar())
-    fail(key, c.source, what, render(n));
+  if (!n.IsScalar()) fail(key, c.source, what, render(n));
   const auto& s = n.Scalar();
   errno = 0;
   char* end = nullptr;
@@ -424,8 +401,7 @@ double as_fraction(const YAML::Node& n, const std::string& key, const file_ctx& 
 
 std::vector<std::string> as_string_list(const YAML::Node& n, const std::string& key,
                                         const file_ctx& c) {
-  if (!n.IsSequence())
-    fail(key, c.source, "expected a list of strings", render(n));
+  if (!n.IsSequence()) fail(key, c.source, "expected a list of strings", render(n));
   std::vector<std::string> out;
   for (std::size_t i = 0; i < n.size(); ++i) {
     auto item_key = key + "[" + std::to_string(i) + "]";
@@ -448,20 +424,17 @@ void read_map(const YAML::Node& node, const std::string& path, const file_ctx& c
   std::set<std::string> seen;
   for (const auto& kv : node) {
     if (!kv.first.IsScalar())
-      fail(path.empty() ? "(top level)" : path, c.source, "expected a key name",
-           render(kv.first));
+      fail(path.empty() ? "(top level)" : path, c.source, "expected a key name", render(kv.first));
     const std::string name = kv.first.Scalar();
     const std::string key = path.empty() ? name : path + "." + name;
-    auto it = std::find_if(fields.begin(), fields.end(),
-                           [&](const field& f) { return name == f.name; });
+    auto it =
+        std::find_if(fields.begin(), fields.end(), [&](const field& f) { return name == f.name; });
     if (it == fields.end()) {
       std::vector<std::string> known;
-      for (const auto& f : fields)
-        known.emplace_back(f.name);
+      for (const auto& f : fields) known.emplace_back(f.name);
       fail(key, c.source, "unknown key (known keys: " + join(known, ", ") + ")", name);
     }
-    if (!seen.insert(name).second)
-      fail(key, c.source, "duplicate key", name);
+    if (!seen.insert(name).second) fail(key, c.source, "duplicate key", name);
     it->read(kv.second, key);
   }
 }
@@ -471,18 +444,16 @@ void read_map(const YAML::Node& node, const std::string& path, const file_ctx& c
 int read_option(const YAML::Node& n, const std::string& key, const file_ctx& c,
                 bool (*in_range)(std::int64_t), int fallback, const char* range,
                 std::vector<std::string>& warnings) {
-  if (!n.IsScalar())
-    fail(key, c.source, "expected an integer", render(n));
+  if (!n.IsScalar()) fail(key, c.source, "expected an integer", render(n));
   const auto& s = n.Scalar();
   std::string_view digits = s;
-  if (starts_with(digits, "+"))
-    digits.remove_prefix(1);
+  if (starts_with(digits, "+")) digits.remove_prefix(1);
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
   bool parsed_all = !digits.empty() && end == digits.data() + digits.size();
   if (!parsed_all || (ec != std::errc() && ec != std::errc::result_out_of_range))
     fail(key, c.source, "expected an integer", s);
-  if (ec == std::errc() && in_range(v))
+  if (ec == std::errc() && in_range(v) && v <= std::numeric_limits<int>::max())
     return static_cast<int>(v);
   if (ec == std::errc() && v == fallback)
     return fallback;  // the default itself: nothing to warn about
@@ -491,8 +462,7 @@ int read_option(const YAML::Node& n, const std::string& key, const file_ctx& c,
   return fallback;
 }
 
-inventory_source read_inventory(const YAML::Node& n, const std::string& key,
-                                const file_ctx& c) {
+inventory_source read_inventory(const YAML::Node& n, const std::string& key, const file_ctx& c) {
   inventory_source inv;
   bool has_file = false, has_postgres = false, has_query = false;
   read_map(n, key, c,
@@ -538,8 +508,7 @@ resource_settings read_resource(const YAML::Node& n, const std::string& path, co
            [&](const YAML::Node& v, const std::string& k) {
              r.resource = as_string(v, k, c);
              if (!valid_table_name(r.resource))
-               fail(k, c.source, "expected a table name of letters, digits and '_'",
-                    r.resource);
+               fail(k, c.source, "expected a table name of letters, digits and '_'", r.resource);
              has_resource = true;
            }},
           {"instanceName",
@@ -597,8 +566,7 @@ resource_settings read_resource(const YAML::Node& n, const std::string& path, co
          r.resource);
   for (std::size_t i = 0; i < r.depends_on.size(); ++i)
     if (r.depends_on[i] == r.resource)
-      fail(path + ".dependsOn", c.source, "a resource cannot depend on its own table",
-           r.resource);
+      fail(path + ".dependsOn", c.source, "a resource cannot depend on its own table", r.resource);
   if (!has_inventory)
     r.inventory.file = "./inventory/" + r.resource + ".txt";  // a default: relative to cwd
   if (!r.inventory.postgres.empty() && r.inventory.query.empty())
@@ -607,10 +575,8 @@ resource_settings read_resource(const YAML::Node& n, const std::string& path, co
 }
 
 void read_resources(loader& l, const YAML::Node& n, const std::string& key, const file_ctx& c) {
-  if (!n.IsSequence())
-    fail(key, c.source, "expected a list of resources", render(n));
-  if (n.size() == 0)
-    fail(key, c.source, "expected at least one resource", render(n));
+  if (!n.IsSequence()) fail(key, c.source, "expected a list of resources", render(n));
+  if (n.size() == 0) fail(key, c.source, "expected at least one resource", render(n));
   std::vector<resource_settings> list;
   for (std::size_t i = 0; i < n.size(); ++i) {
     auto path = key + "[" + std::to_string(i) + "]";
@@ -621,8 +587,7 @@ void read_resources(loader& l, const YAML::Node& n, const std::string& key, cons
              "duplicate resource (also resources[" + std::to_string(j) + "])", r.resource);
       if (list[j].instance_name == r.instance_name)
         fail(path + ".instanceName", c.source,
-             "duplicate instanceName (also resources[" + std::to_string(j) + "])",
-             r.instance_name);
+             "duplicate instanceName (also resources[" + std::to_string(j) + "])", r.instance_name);
     }
     list.push_back(std::move(r));
   }
@@ -645,34 +610,31 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
            }},
           {"mqtt",
            [&](const YAML::Node& m, const std::string& p) {
-             read_map(
-                 m, p, c,
-                 {
-                     {"brokers",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.brokers = check_mqtt_brokers(str(v, k), k, c.source);
-                      }},
-                     {"topic",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.topic = non_empty(v, k);
-                      }},
-                     {"clientId",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.client_id = non_empty(v, k);
-                      }},
-                     {"reconnectPeriod",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.reconnect_period = as_duration(v, k, c, false);
-                      }},
-                     {"maxPayloadBytes",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.max_payload_bytes = as_count(v, k, c, 1);
-                      }},
-                     {"maxIdsPerNotify",
-                      [&](const YAML::Node& v, const std::string& k) {
-                        s.mqtt.max_ids_per_notify = as_count(v, k, c, 1);
-                      }},
-                 });
+             read_map(m, p, c,
+                      {
+                          {"brokers",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.brokers = check_mqtt_brokers(str(v, k), k, c.source);
+                           }},
+                          {"topic", [&](const YAML::Node& v,
+                                        const std::string& k) { s.mqtt.topic = non_empty(v, k); }},
+                          {"clientId",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.client_id = non_empty(v, k);
+                           }},
+                          {"reconnectPeriod",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.reconnect_period = as_duration(v, k, c, false);
+                           }},
+                          {"maxPayloadBytes",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.max_payload_bytes = as_count(v, k, c, 1);
+                           }},
+                          {"maxIdsPerNotify",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.max_ids_per_notify = as_count(v, k, c, 1);
+                           }},
+                      });
            }},
           {"kafka",
            [&](const YAML::Node& m, const std::string& p) {
@@ -682,10 +644,8 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
                            [&](const YAML::Node& v, const std::string& k) {
                              s.kafka.brokers = check_kafka_brokers(str(v, k), k, c.source);
                            }},
-                          {"topic",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kafka.topic = non_empty(v, k);
-                           }},
+                          {"topic", [&](const YAML::Node& v,
+                                        const std::string& k) { s.kafka.topic = non_empty(v, k); }},
                       });
            }},
           {"http",
@@ -734,10 +694,8 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
                            [&](const YAML::Node& v, const std::string& k) {
                              s.kubernetes.run_in_pod = as_bool(v, k, c);
                            }},
-                          {"token",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kubernetes.token = str(v, k);
-                           }},
+                          {"token", [&](const YAML::Node& v,
+                                        const std::string& k) { s.kubernetes.token = str(v, k); }},
                       });
            }},
           {"templatesPath",
@@ -806,8 +764,7 @@ std::string line_of(const std::string& text, int line) {
   std::istringstream in(text);
   std::string current;
   for (int i = 0; i <= line && std::getline(in, current); ++i) {
-    if (i == line)
-      return current;
+    if (i == line) return current;
   }
   return "";
 }
@@ -816,10 +773,8 @@ void load_file(loader& l, const std::string& path, const std::string& path_sourc
   static const std::string key = "config file";
   l.s.config_file = path;
   std::error_code ec;
-  if (!fs::exists(path, ec))
-    fail(key, path_source, "cannot read: no such file", path);
-  if (fs::is_directory(path, ec))
-    fail(key, path_source, "cannot read: is a directory", path);
+  if (!fs::exists(path, ec)) fail(key, path_source, "cannot read: no such file", path);
+  if (fs::is_directory(path, ec)) fail(key, path_source, "cannot read: is a directory", path);
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -827,8 +782,7 @@ void load_file(loader& l, const std::string& path, const std::string& path_sourc
          std::string("cannot read: ") + (errno ? std::strerror(errno) : "open failed"), path);
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad())
-    fail(key, path_source, "cannot read: read error", path);
+  if (in.bad()) fail(key, path_source, "cannot read: read error", path);
   const std::string text = buffer.str();
 
   file_ctx c{"file " + path, fs::path(path).parent_path()};
@@ -841,8 +795,7 @@ void load_file(loader& l, const std::string& path, const std::string& path_sourc
              std::to_string(e.mark.column + 1) + ": " + e.msg,
          line_of(text, e.mark.line));
   }
-  if (root.IsNull())
-    return;  // an empty file (or only comments): every setting keeps its default
+  if (root.IsNull()) return;  // an empty file (or only comments): every setting keeps its default
   read_root(l, root, c);
 }
 
@@ -879,16 +832,14 @@ std::vector<parsed_flag> parse_flags(const std::vector<std::string>& args) {
       fail(arg, "command line", "unexpected argument (flags start with --, see --help)", arg);
     auto eq = arg.find('=');
     std::string name = arg.substr(0, eq);
-    if (name == "--help" || name == "--version")
-      fail(name, "command line", "takes no value", arg);
+    if (name == "--help" || name == "--version") fail(name, "command line", "takes no value", arg);
     const override_def* def = nullptr;
     std::string key = "config file";
     if (name != config_flag) {
       auto& defs = override_defs();
       auto it = std::find_if(defs.begin(), defs.end(),
                              [&](const override_def& d) { return name == d.flag; });
-      if (it == defs.end())
-        fail(name, "command line", "unknown flag (see --help)", arg);
+      if (it == defs.end()) fail(name, "command line", "unknown flag (see --help)", arg);
       def = &*it;
       key = def->key;
     }
@@ -906,11 +857,9 @@ std::vector<parsed_flag> parse_flags(const std::vector<std::string>& args) {
 }
 
 std::optional<std::string> lookup(const env_lookup& env, const std::string& name) {
-  if (!env)
-    return std::nullopt;
+  if (!env) return std::nullopt;
   auto v = env(name);
-  if (v && v->empty())
-    return std::nullopt;  // an empty variable counts as unset
+  if (v && v->empty()) return std::nullopt;  // an empty variable counts as unset
   return v;
 }
 
@@ -919,8 +868,7 @@ std::optional<std::string> lookup(const env_lookup& env, const std::string& name
 env_lookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
-    if (v == nullptr || *v == '\0')
-      return std::nullopt;
+    if (v == nullptr || *v == '\0') return std::nullopt;
     return std::string(v);
   };
 }
@@ -944,8 +892,7 @@ std::vector<resource_settings> default_resources() {
 
 const resource_settings* settings::find_resource(const std::string& resource) const {
   for (const auto& r : resources)
-    if (r.resource == resource)
-      return &r;
+    if (r.resource == resource) return &r;
   return nullptr;
 }
 
@@ -957,8 +904,7 @@ load_result load_settings(const std::vector<std::string>& args, const env_lookup
     else if (arg == "--version")
       result.version = true;
   }
-  if (result.help || result.version)
-    return result;
+  if (result.help || result.version) return result;
   try {
     loader l;
     auto flags = parse_flags(args);
@@ -977,12 +923,10 @@ load_result load_settings(const std::vector<std::string>& args, const env_lookup
         file_source = std::string("flag ") + config_flag;
       }
     }
-    if (!file.empty())
-      load_file(l, file, file_source);
+    if (!file.empty()) load_file(l, file, file_source);
 
     for (const auto& def : override_defs())
-      if (auto v = lookup(env, def.env))
-        def.apply(l, *v, def.key, std::string("env ") + def.env);
+      if (auto v = lookup(env, def.env)) def.apply(l, *v, def.key, std::string("env ") + def.env);
     for (const auto& f : flags)
       if (f.def != nullptr)
         f.def->apply(l, f.value, f.def->key, std::string("flag ") + f.def->flag);
@@ -1015,10 +959,8 @@ std::string usage() {
       out << std::string(34 - head.size(), ' ');
     else
       out << "\n" << std::string(34, ' ');
-    out << help;
-    if (!env.empty())
-      out << " [env " << env << "]";
-    out << "\n";
+    out << help << "\n";
+    if (!env.empty()) out << std::string(34, ' ') << "env " << env << "\n";
   };
   line(std::string(config_flag) + " FILE", "YAML config file (default: none)", config_env);
   for (const auto& d : override_defs())

@@ -255,10 +255,11 @@ std::optional<T> parse_int(std::string_view digits, int base) {
   return v;
 }
 
-// A plain scalar by the YAML 1.2 core schema, the one Kubernetes' JSON/YAML round trip
-// agrees with on everything a pod manifest uses. YAML 1.1's yes/no/on/off stay strings.
+// A plain scalar by the YAML 1.2 core schema. kubectl's converter (go-yaml, YAML 1.1) would
+// also read yes/no/on/off as bools; here they stay strings, which is more lenient (such a
+// value in a string field passes instead of failing) and never matters for a field that
+// wants a bool, since manifests spell those true/false.
 nlohmann::ordered_json resolve_plain(const std::string& s) {
-  using json = nlohmann::ordered_json;
   if (s == "~" || s == "null" || s == "Null" || s == "NULL")
     return nullptr;
   if (s == "true" || s == "True" || s == "TRUE")

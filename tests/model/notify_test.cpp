@@ -282,6 +282,8 @@ TEST_CASE("the envelope: not JSON, not an object, o and t", "[notify]") {
     CHECK(rejected("\x00\x01\x02\xff"s) == rejection::not_json);
     CHECK(rejected("\x00"s) == rejection::not_json);
     CHECK(rejected("{\"o\":\"c\",\"t\":\"Thing\"}\x00"s) == rejection::not_json);
+    CHECK(rejected("{\"o\":\"c\",\"t\":\"Thing\"}\x00{\"x\":1"s) == rejection::not_json);
+    CHECK(rejected("{\"o\":\"c\",\"t\":\"Th\x00ing\"}"s) == rejection::not_json);
     CHECK(rejected("\xef\xbb\xbf\xff") == rejection::not_json);
     CHECK(rejected("{\"o\":\"c\",\"t\":\"Th\xffng\"}") == rejection::not_json);       // stray byte
     CHECK(rejected("{\"o\":\"c\",\"t\":\"Th\xc0\xafng\"}") == rejection::not_json);   // overlong '/'

@@ -1,0 +1,41 @@
+#pragma once
+// One per resource type: owns that type's orchestration (a cache of its znodes) and every
+// write to it. Events are applied in arrival order; while one multi-op is in flight, new
+// events accumulate and go out together in the next (group commit).
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "messages/orchestrator.hpp"
+#include "model/change_set.hpp"
+#include "model/options.hpp"
+
+namespace iota::io {
+class zookeeper_store;
+class inventory_source;
+}  // namespace iota::io
+
+namespace iota::actors {
+
+struct orchestrator_settings {
+  std::string resource;                        // e.g. "Thing"
+  model::resource_options options;             // the configured defaults for orchestrate
+  std::size_t batch_size = 1000;               // events per multi; 1 = the seed's behaviour
+  std::size_t max_moves_per_step = 0;          // 0 = unlimited
+  std::size_t max_queued_events = 1'000'000;   // beyond: refused, counted, logged
+  std::size_t max_attempts = 10;               // a batch failing this often is refused
+  std::chrono::milliseconds retry_delay{500};  // before re-reading after a failure
+  std::size_t multi_budget = model::default_multi_budget;
+};
+
+// Spawns the actor and registers it for the store's session events. Works whether or not
+// the store is started yet.
+msg::orchestrator_actor spawn_resource_orchestrator(caf::actor_system& sys,
+                                                    orchestrator_settings settings,
+                                                    std::shared_ptr<io::zookeeper_store> store,
+                                                    std::shared_ptr<io::inventory_source> inventory);
+
+}  // namespace iota::actors

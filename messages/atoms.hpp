@@ -1,0 +1,24 @@
+#pragma once
+// Every atom of the daemon, declared once (CAF 0.17: at most 10 characters).
+#include <caf/atom.hpp>
+
+namespace iota::msg {
+
+using apply_atom = caf::atom_constant<caf::atom("apply")>;            // a resource event
+using orchestrate_atom = caf::atom_constant<caf::atom("orchestr")>;   // run an orchestrate
+using plan_atom = caf::atom_constant<caf::atom("plan")>;              // dry-run orchestrate
+using drain_atom = caf::atom_constant<caf::atom("drain")>;            // drain one instance
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;          // id -> instance
+using status_atom = caf::atom_constant<caf::atom("status")>;          // orchestration snapshot
+using stats_atom = caf::atom_constant<caf::atom("stats")>;            // per-actor counters
+using register_atom = caf::atom_constant<caf::atom("register")>;      // add a listener / a probe
+using instance_atom = caf::atom_constant<caf::atom("instance")>;      // instance added/removed
+
+// Internal: results of asynchronous io handed back to the actor that asked.
+using zk_session_atom = caf::atom_constant<caf::atom("zksession")>;
+using fetched_atom = caf::atom_constant<caf::atom("fetched")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using inventory_atom = caf::atom_constant<caf::atom("inventory")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+}  // namespace iota::msg

@@ -1,0 +1,99 @@
+#pragma once
+// The resource_orchestrator's typed interface and its message types.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/stats.hpp"
+#include "model/options.hpp"
+#include "model/orchestration.hpp"
+#include "model/status.hpp"
+
+namespace iota::msg {
+
+enum class event_kind : std::uint8_t { create, destroy, update, reload_all };
+
+// One notify's worth of change for one resource type (ids unused for reload_all).
+struct resource_event {
+  event_kind kind = event_kind::create;
+  std::vector<std::string> ids;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_event& x) {
+  return f(caf::meta::type_name("resource_event"), x.kind, x.ids);
+}
+
+// Sent once the event is durable in ZooKeeper (or found to change nothing).
+struct event_ack {
+  std::uint32_t changed = 0;    // ids (or instances, for reload_all) it changed
+  std::uint32_t unchanged = 0;  // redelivered create / unknown delete or update
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
+  return f(caf::meta::type_name("event_ack"), x.changed, x.unchanged);
+}
+
+// What fetch_instances found, as a message (the io struct stays out of messages/).
+struct fetch_result {
+  int rc = 0;
+  model::orchestration::instance_map instances;
+  std::vector<std::string> problems;
+};
+
+// Sent to the registered instance listener (the supervisors' side) after a commit.
+enum class instance_change : std::uint8_t { added, removed };
+
+using orchestrator_actor = caf::typed_actor<
+  caf::replies_to<apply_atom, resource_event>::with<event_ack>,
+  caf::replies_to<orchestrate_atom, model::orchestrate_request>::with<model::orchestration_status>,
+  caf::replies_to<plan_atom, model::orchestrate_request>::with<std::string>,
+  caf::replies_to<drain_atom, model::instance_id>::with<model::orchestration_status>,
+  caf::replies_to<lookup_atom, std::string>::with<model::instance_id>,
+  caf::replies_to<status_atom>::with<model::orchestration_status>,
+  caf::replies_to<stats_atom>::with<actor_stats>,
+  caf::reacts_to<register_atom, caf::actor>,
+  // internal: io results and timers
+  caf::reacts_to<zk_session_atom, int, std::int64_t>,
+  caf::reacts_to<fetched_atom, std::uint64_t, fetch_result>,
+  caf::reacts_to<committed_atom, std::uint64_t, int>,
+  caf::reacts_to<inventory_atom, std::uint64_t, std::vector<std::string>, std::string>,
+  caf::reacts_to<retry_atom, std::uint64_t>>;
+
+}  // namespace iota::msg
+
+namespace iota::model {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_options& x) {
+  return f(caf::meta::type_name("resource_options"), x.init_instances, x.max_instances,
+           x.resource_per_instance);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orchestrate_request& x) {
+  return f(caf::meta::type_name("orchestrate_request"), x.options, x.dry_run);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, instance_status& x) {
+  return f(caf::meta::type_name("instance_status"), x.id, x.used, x.count, x.reload_times);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orchestration_status& x) {
+  return f(caf::meta::type_name("orchestration_status"), x.resource, x.ready, x.orchestrating,
+           x.orchestrate_success, x.last_error, x.resources, x.queued_events, x.instances);
+}
+
+}  // namespace iota::model
+
+// Local only: never serialized, so no inspect() is needed.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::msg::fetch_result)
