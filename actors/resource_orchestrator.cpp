@@ -478,7 +478,7 @@ msg::orchestrator_actor::behavior_type orchestrator_behavior(
     [=](msg::apply_atom, msg::resource_event& ev) -> caf::result<msg::event_ack> {
       auto& st = self->state;
       auto t = st.probe.measure("apply");
-      auto rp = self->make_response_promise<msg::event_ack>();
+      // A promise takes over the reply, so make it only once the event is accepted.
       if (st.queued_events >= st.cfg.max_queued_events) {
         st.probe.add("events_refused_queue_full");
         if (st.probe.get("events_refused_queue_full") % 1000 == 1)
@@ -488,6 +488,7 @@ msg::orchestrator_actor::behavior_type orchestrator_behavior(
                                  "event queue of " + st.cfg.resource + " is full");
       }
       ++st.queued_events;
+      auto rp = self->make_response_promise<msg::event_ack>();
       st.queue.push_back(pending_event{std::move(ev), rp});
       pump(self);
       return rp;

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "model/planner.hpp"
-#include "test_support.hpp"
+#include "fakes/znode_tree.hpp"
 
 using namespace iota::model;
 

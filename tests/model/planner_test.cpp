@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "model/planner.hpp"
-#include "test_support.hpp"
+#include "fakes/znode_tree.hpp"
 
 using namespace iota::model;
 

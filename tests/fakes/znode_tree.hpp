@@ -50,6 +50,10 @@ class znode_tree {
 
   // Reads every instance back as fetchOrchestration does.
   model::orchestration load(const std::string& root, int default_capacity) const {
+    return model::orchestration::from_instances(load_instances(root), default_capacity);
+  }
+
+  model::orchestration::instance_map load_instances(const std::string& root) const {
     model::orchestration::instance_map out;
     for (auto& [path, node] : nodes_) {
       if (path.compare(0, root.size() + 1, root + "/") != 0)
@@ -73,7 +77,14 @@ class znode_tree {
                        nodes_.at(model::resources_path(root, *id)).version};
       out.emplace(*id, std::move(inst));
     }
-    return model::orchestration::from_instances(std::move(out), default_capacity);
+    return out;
+  }
+
+  // An outside writer: sets a node's data, bumping its version as ZooKeeper would.
+  void outside_set(const std::string& path, std::string data) {
+    auto& n = nodes_.at(path);
+    n.data = std::move(data);
+    ++n.version;
   }
 
  private:
