@@ -6,16 +6,22 @@
 // from its own callbacks) and delivers the errors of calls that never reached the client.
 //
 // Exactly-once callbacks: every call's context is tracked here until its completion runs.
-// zookeeper_close() of the multi-threaded client may drop completions still queued when it
-// joins its threads, so after a handle is closed (no callback of it can run any more) every
-// context still tracked for it is completed here, with zk_closing (stop) or
-// zk_session_expired (the session was replaced).
+// zookeeper_close() of the multi-threaded client drops (and leaks) completions still queued
+// when it joins its threads, so before closing a handle the store lets the calls in flight on
+// it finish (bounded: they are answered by the server or failed by the client), and after
+// the close (no callback of it can run any more) it completes every context still tracked
+// for it, with zk_closing (stop) or zk_session_expired (the session was replaced).
 //
 // Disconnected: while the store is not connected (before the first `connected`, between a
 // `connecting` and the next `connected`, while an expired session is being replaced), calls
 // are not sent: they complete with zk_connection_loss on the internal thread. Retry after a
 // `connected` event. Calls the client had already sent when the connection dropped complete
-// with zk_connection_loss from the client (their outcome is unknown).
+// with zk_connection_loss from the client (their outcome is unknown). After stop(), calls
+// complete at once, on the caller's thread, with zk_closing.
+//
+// Session listeners hear `connecting` when a handle is opened (on the internal thread: at
+// start() and after an expiry) and when a connection drops; `connected` (with the session id)
+// and `expired` come from the client's completion thread. One event at a time, in order.
 //
 // Watches: `fired` runs exactly once: with the node event, or with ZOO_SESSION_EVENT when
 // the watch ends without one (the session expired, the store stopped, or the watch could not
@@ -250,7 +256,7 @@ class zk_store final : public zookeeper_store {
     }
     connected_ = false;
     if (h)
-      close_handle(std::move(h), ZCLOSING);
+      close_handle(std::move(h), ZCLOSING, std::chrono::seconds{3});
     // The worker runs what is queued (errors to deliver, an expired handle to close) and
     // exits; later posts run on the caller's thread.
     {
@@ -579,8 +585,24 @@ class zk_store final : public zookeeper_store {
     std::lock_guard lk(ops_mu_);
     c->seq = ++next_seq_;
     auto* raw = c.get();
+    ++in_flight_[raw->gen];
     ops_.emplace(raw->seq, std::move(c));
     return raw;
+  }
+
+  // Call with ops_mu_ held, for each context leaving ops_.
+  void forget_locked(const op_ctx& c) {
+    auto it = in_flight_.find(c.gen);
+    if (it != in_flight_.end() && --it->second == 0) {
+      in_flight_.erase(it);
+      ops_cv_.notify_all();
+    }
+  }
+
+  // Waits until no call is in flight on handle `gen`, or `bound` passed.
+  void drain(std::uint64_t gen, std::chrono::milliseconds bound) {
+    std::unique_lock lk(ops_mu_);
+    ops_cv_.wait_for(lk, bound, [&] { return in_flight_.count(gen) == 0; });
   }
 
   watch_ctx* track_watch(std::unique_ptr<watch_ctx> w) {
@@ -601,6 +623,7 @@ class zk_store final : public zookeeper_store {
       std::lock_guard lk(ops_mu_);
       for (auto it = ops_.begin(); it != ops_.end();) {
         if (!gen || it->second->gen == *gen) {
+          forget_locked(*it->second);
           ops.push_back(std::move(it->second));
           it = ops_.erase(it);
         } else {
@@ -622,7 +645,10 @@ class zk_store final : public zookeeper_store {
       w->end(ZOO_SESSION_EVENT);
   }
 
-  void close_handle(std::unique_ptr<session_handle> h, zk_rc rc) {
+  void close_handle(std::unique_ptr<session_handle> h, zk_rc rc,
+                    std::chrono::milliseconds drain_bound) {
+    // No new call reaches it (it is not current any more); the ones in flight finish first.
+    drain(h->gen, drain_bound);
     // Joins the handle's threads: afterwards no callback of it runs.
     zookeeper_close(h->zh);
     fail_tracked(h->gen, rc);
@@ -672,7 +698,8 @@ class zk_store final : public zookeeper_store {
         return;
       old = std::move(current_);
     }
-    close_handle(std::move(old), ZSESSIONEXPIRED);
+    // The client already failed what was in flight; the drain only waits for the callbacks.
+    close_handle(std::move(old), ZSESSIONEXPIRED, std::chrono::seconds{1});
     open_handle();
   }
 
@@ -755,6 +782,8 @@ class zk_store final : public zookeeper_store {
   std::uint64_t next_seq_ = 0;
   std::map<std::uint64_t, std::unique_ptr<op_ctx>> ops_;
   std::map<std::uint64_t, std::unique_ptr<watch_ctx>> watches_;
+  std::map<std::uint64_t, std::size_t> in_flight_;  // tracked calls per handle
+  std::condition_variable ops_cv_;
 
   std::mutex q_mu_;
   std::condition_variable q_cv_;
@@ -793,6 +822,7 @@ std::unique_ptr<op_ctx> zk_store::untrack(op_ctx* raw) {
   auto it = ops_.find(raw->seq);
   if (it == ops_.end() || it->second.get() != raw)
     return nullptr;
+  forget_locked(*it->second);
   auto c = std::move(it->second);
   ops_.erase(it);
   return c;

@@ -1,0 +1,68 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast (Asio) with its own io threads (SPEC sections 7 and 11).
+// The handler runs on an io thread and must not block: it answers through the responder,
+// which may be called later from any thread, exactly once.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace iota::io {
+
+struct http_request {
+  std::string method;                              // "GET", "POST", ...
+  std::string target;                              // as received: path + query
+  std::string path;                                // percent-decoded path, no query
+  std::map<std::string, std::string> query;        // decoded query parameters
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string header(const std::string& lower_name) const;   // "" when absent
+};
+
+struct http_response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+using http_responder = std::function<void(http_response)>;
+using http_handler = std::function<void(http_request, http_responder)>;
+
+struct http_server_settings {
+  std::string listen = "127.0.0.1:8080";          // ADDR:PORT; port 0 = any free port
+  std::size_t body_limit = 65536;                 // larger bodies: 413 with a JSON error
+  std::chrono::milliseconds header_timeout{10000};  // whole request must arrive in this time (408)
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection idle limit
+  std::chrono::milliseconds response_timeout{15000};  // handler never answered: 503
+  std::vector<std::string> cors_origins;          // allowed Origins; "*" allows any (echoed back)
+  std::size_t threads = 1;
+  std::size_t max_connections = 1024;
+};
+
+class http_server {
+ public:
+  virtual ~http_server() = default;
+  // Binds and starts serving; false with `error` set when it cannot bind.
+  virtual bool start(std::string& error) = 0;
+  virtual int port() const = 0;  // the bound port (useful with port 0)
+  // Stops accepting, closes connections, joins the io threads.
+  virtual void stop() = 0;
+};
+
+std::unique_ptr<http_server> make_http_server(http_server_settings settings, http_handler handler);
+
+// A file under `root` for a request path ("/" -> index.html), refusing anything that would
+// leave `root` (.., encoded dots, symlinks out); nullopt when no such file. Blocking: call it
+// on an io thread, never on an actor's.
+std::optional<http_response> serve_static(const std::string& root, const std::string& path);
+
+// {"error":"<text>"} with the given status.
+http_response json_error(int status, const std::string& text);
+
+}  // namespace iota::io

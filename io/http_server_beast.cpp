@@ -1,0 +1,977 @@
+// The HTTP/1.1 server of io/http_server.hpp on Boost.Beast + Asio. This is the only
+// translation unit that includes Beast: the header stays free of Boost.
+//
+// Threads: `settings.threads` io threads run one io_context. Every connection lives on its
+// own strand (its socket's executor); all of its state is touched on that strand only. The
+// handler is called on the connection's strand; a responder may run on any thread and posts
+// the answer back onto the strand.
+//
+// Per connection, requests are read one after the other (pipelining: the next request is
+// read while earlier ones wait for their handler) and each gets a slot in `slots_`; slots
+// are written strictly in order, each once it has its response. Reading pauses when
+// `max_pipeline` answers are outstanding.
+//
+// Timers, per connection: `read_timer_` is the idle limit while waiting for the first byte
+// of a request (only while nothing is outstanding), the header limit from the first byte
+// of a request to its last, and the linger limit while closing; `write_timer_` bounds a
+// write to a client that does not read; each slot has its response timer (503).
+//
+// Closing after an error response (400, 408, 413, 431) or `Connection: close`: the response
+// is written, the sending side shut down, and what the client still sends is read and
+// dropped for a short while, so that the kernel does not reset the connection (and the
+// client lose the response) because of unread request bytes.
+//
+// Lifetime: responders hold the connection weakly and a shared `gate` that stop() closes
+// under its mutex, so no responder posts to the io_context once stop() has passed it.
+// stop() closes the acceptor and every connection on their strands, waits a little for
+// them, then stops the io_context and joins its threads. Do not call stop() (or destroy
+// the server) on an io thread, i.e. from the handler.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "io/http_server.hpp"
+
+namespace iota::io {
+
+std::string http_request::header(const std::string& lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return {};
+}
+
+http_response json_error(int status, const std::string& text) {
+  http_response response;
+  response.status = status;
+  response.content_type = "application/json";
+  // replace: a message quoting client input must not throw on invalid UTF-8.
+  response.body = nlohmann::json{{"error", text}}.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+constexpr std::size_t max_pipeline = 16;          // outstanding answers before reading pauses
+constexpr std::uint32_t header_limit = 16 * 1024;  // request line + fields
+constexpr std::size_t linger_bytes = 1 << 20;      // dropped while closing, at most
+constexpr auto linger_time = std::chrono::milliseconds(2000);
+constexpr auto accept_retry = std::chrono::milliseconds(100);  // after EMFILE and the like
+constexpr auto stop_grace = std::chrono::milliseconds(1000);
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && lower(a) == lower(b);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %xx (and + as space in query components); false on a broken escape.
+bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+// Splits a request target into decoded path and query; false when malformed.
+bool parse_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string>& query) {
+  if (target == "*") {
+    path = "*";
+    return true;
+  }
+  // absolute-form (proxies): drop scheme and authority.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      auto slash = target.find('/', scheme.size());
+      auto question = target.find('?', scheme.size());
+      if (slash == std::string_view::npos || (question != std::string_view::npos && question < slash)) {
+        target = question == std::string_view::npos ? std::string_view("/") : target.substr(question);
+        std::string rest(target);
+        if (rest.front() == '?') rest.insert(rest.begin(), '/');
+        return parse_target(rest, path, query);
+      }
+      target = target.substr(slash);
+      break;
+    }
+  }
+  if (target.empty() || target.front() != '/') return false;
+  auto question = target.find('?');
+  if (!percent_decode(target.substr(0, question), false, path)) return false;
+  if (question == std::string_view::npos) return true;
+  std::string_view rest = target.substr(question + 1);
+  auto hash = rest.find('#');
+  if (hash != std::string_view::npos) rest = rest.substr(0, hash);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(part.substr(0, eq), true, key)) return false;
+    if (eq != std::string_view::npos && !percent_decode(part.substr(eq + 1), true, value)) {
+      return false;
+    }
+    query[key] = std::move(value);
+  }
+  return true;
+}
+
+bool is_token_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (std::isalnum(u)) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool valid_header_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), is_token_char);
+}
+
+// Header values from handlers or echoed from requests: no CR, LF or NUL (no injection).
+std::string clean_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c != '\r' && c != '\n' && c != '\0') out.push_back(c);
+  }
+  return out;
+}
+
+// What a response needs to know about its request.
+struct response_context {
+  bool head_only = false;    // HEAD: headers and Content-Length, no body
+  bool close_after = false;  // last response on this connection
+  std::string cors_origin;   // echoed in Access-Control-Allow-Origin when not empty
+  bool vary_origin = false;
+};
+
+std::string serialize(const http_response& response, const response_context& ctx) {
+  int status = response.status;
+  if (status < 100 || status > 999) status = 500;
+  auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  if (reason.empty() || reason.front() == '<') reason = "Unknown";
+  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 7230 3.3).
+  bool no_body = status < 200 || status == 204 || status == 304;
+
+  std::string out;
+  out.reserve(256 + response.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\nServer: iota-orchestrator\r\n";
+  if (!no_body) {
+    out += "Content-Type: ";
+    out += clean_value(response.content_type.empty() ? std::string("application/octet-stream")
+                                                     : response.content_type);
+    out += "\r\nContent-Length: ";
+    out += std::to_string(response.body.size());
+    out += "\r\n";
+  }
+  for (const auto& [name, value] : response.headers) {
+    // Framing and connection management are ours.
+    auto l = lower(name);
+    if (!valid_header_name(name) || l == "content-length" || l == "transfer-encoding" ||
+        l == "connection" || l == "server" || l == "content-type") {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += clean_value(value);
+    out += "\r\n";
+  }
+  if (!ctx.cors_origin.empty()) {
+    out += "Access-Control-Allow-Origin: ";
+    out += ctx.cors_origin;
+    out += "\r\nAccess-Control-Allow-Credentials: true\r\n";
+  }
+  if (ctx.vary_origin) out += "Vary: Origin\r\n";
+  out += ctx.close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
+  if (!no_body && !ctx.head_only) out += response.body;
+  return out;
+}
+
+// Closed by stop(): responders stop posting into the io_context.
+struct gate {
+  std::mutex mutex;
+  bool open = true;
+};
+
+class server_impl;
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(server_impl& server, tcp::socket socket);
+  ~connection();
+
+  void start();
+  void close();
+  void complete(std::uint64_t seq, http_response response);
+  auto executor() { return socket_.get_executor(); }
+
+ private:
+  enum class timer_purpose { idle, request, linger };
+
+  struct slot {
+    slot(std::uint64_t s, const tcp::socket::executor_type& ex) : seq(s), timer(ex) {}
+    std::uint64_t seq;
+    asio::steady_timer timer;  // response timeout
+    response_context ctx;
+    bool ready = false;
+    std::string bytes;
+  };
+
+  void start_read();
+  void wait_first_byte();
+  void on_first_bytes(const error_code& ec, std::size_t n);
+  void begin_request();
+  void on_header(const error_code& ec);
+  void on_body(const error_code& ec);
+  void on_read_error(const error_code& ec);
+  void dispatch();
+  void push_error(int status, const std::string& text);
+  void try_write();
+  void on_write(const error_code& ec, const std::shared_ptr<slot>& s);
+  void linger();
+  void drain();
+  void update_idle_timer();
+  void arm_read_timer(std::chrono::milliseconds d, timer_purpose purpose);
+  void disarm_read_timer();
+  void on_read_timeout(timer_purpose purpose);
+  slot* find_slot(std::uint64_t seq);
+  http_response preflight(const http_request& request, response_context& ctx) const;
+  void apply_cors(const http_request& request, response_context& ctx) const;
+
+  server_impl& server_;
+  tcp::socket socket_;
+  asio::steady_timer read_timer_;
+  asio::steady_timer write_timer_;
+  std::uint64_t read_timer_gen_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<std::shared_ptr<slot>> slots_;
+  std::uint64_t next_seq_ = 0;
+  std::size_t drained_ = 0;
+  bool first_request_ = true;
+  bool reading_ = false;        // a read of a request is under way
+  bool waiting_first_ = false;  // ... and no byte of it has arrived yet
+  bool read_stopped_ = false;   // no further requests on this connection
+  bool read_timed_out_ = false;
+  bool writing_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+class server_impl final : public http_server {
+ public:
+  server_impl(http_server_settings settings, http_handler handler)
+      : settings_(std::move(settings)),
+        handler_(std::move(handler)),
+        gate_(std::make_shared<gate>()),
+        ioc_(static_cast<int>(std::max<std::size_t>(1, settings_.threads))),
+        acceptor_(asio::make_strand(ioc_)),
+        retry_timer_(acceptor_.get_executor()) {
+    if (settings_.threads == 0) settings_.threads = 1;
+    if (settings_.max_connections == 0) settings_.max_connections = 1;
+  }
+
+  ~server_impl() override { stop(); }
+
+  bool start(std::string& error) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (started_) {
+        error = "http server already started";
+        return false;
+      }
+    }
+    tcp::endpoint endpoint;
+    if (!resolve(settings_.listen, endpoint, error)) return false;
+    error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "cannot listen on " + settings_.listen + ": " + ec.message();
+      error_code ignored;
+      acceptor_.close(ignored);
+      return false;
+    }
+    port_ = acceptor_.local_endpoint(ec).port();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      started_ = true;
+    }
+    work_.emplace(ioc_.get_executor());
+    asio::post(acceptor_.get_executor(), [this] { do_accept(); });
+    for (std::size_t i = 0; i < settings_.threads; ++i) {
+      threads_.emplace_back([this] { run(); });
+    }
+    return true;
+  }
+
+  int port() const override { return port_; }
+
+  void stop() override {
+    {
+      std::lock_guard<std::mutex> lock(gate_->mutex);
+      gate_->open = false;
+    }
+    std::vector<std::shared_ptr<connection>> live;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!started_ || stopping_) return;
+      stopping_ = true;
+      for (auto& entry : connections_) {
+        if (auto c = entry.second.lock()) live.push_back(std::move(c));
+      }
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+      error_code ignored;
+      acceptor_.close(ignored);
+      retry_timer_.cancel();
+      std::lock_guard<std::mutex> lock(mutex_);
+      acceptor_closed_ = true;
+      cv_.notify_all();
+    });
+    for (auto& c : live) {
+      asio::post(c->executor(), [c] { c->close(); });
+    }
+    live.clear();  // the posted closures keep them alive as long as needed
+    work_.reset();
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait_for(lock, stop_grace, [this] { return acceptor_closed_ && connections_.empty(); });
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    // No io thread runs any more: what did not close in time is closed from here.
+    error_code ignored;
+    acceptor_.close(ignored);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& entry : connections_) {
+        if (auto c = entry.second.lock()) live.push_back(std::move(c));
+      }
+    }
+    for (auto& c : live) c->close();
+  }
+
+  const http_server_settings& settings() const { return settings_; }
+  const http_handler& handler() const { return handler_; }
+  const std::shared_ptr<gate>& gate_ptr() const { return gate_; }
+
+  void unregister(connection* c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (connections_.erase(c) > 0 && connections_.empty()) cv_.notify_all();
+  }
+
+ private:
+  static bool resolve(const std::string& listen, tcp::endpoint& endpoint, std::string& error) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      error = "http listen address '" + listen + "' is not ADDR:PORT";
+      return false;
+    }
+    std::string host = listen.substr(0, colon);
+    std::string port_text = listen.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty()) host = "0.0.0.0";
+    unsigned long port = 0;
+    if (port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(),
+                     [](char c) { return c >= '0' && c <= '9'; }) ||
+        (port = std::stoul(port_text)) > 65535) {
+      error = "http listen address '" + listen + "' has a bad port";
+      return false;
+    }
+    error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec) {
+      endpoint = tcp::endpoint(address, static_cast<unsigned short>(port));
+      return true;
+    }
+    asio::io_context resolver_context;
+    tcp::resolver resolver(resolver_context);
+    auto results = resolver.resolve(host, port_text, ec);
+    if (ec || results.empty()) {
+      error = "cannot resolve http listen host '" + host + "': " +
+              (ec ? ec.message() : std::string("no address"));
+      return false;
+    }
+    endpoint = results.begin()->endpoint();
+    return true;
+  }
+
+  void run() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (...) {
+        // A handler let an exception out; keep serving the other connections.
+      }
+    }
+  }
+
+  void do_accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
+      on_accept(ec, std::move(socket));
+    });
+  }
+
+  void on_accept(const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      retry_timer_.expires_after(accept_retry);
+      retry_timer_.async_wait([this](const error_code& e) {
+        if (!e && acceptor_.is_open()) do_accept();
+      });
+      return;
+    }
+    std::shared_ptr<connection> c;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!stopping_ && connections_.size() < settings_.max_connections) {
+        c = std::make_shared<connection>(*this, std::move(socket));
+        connections_.emplace(c.get(), c);
+      }
+    }
+    if (c) {
+      asio::post(c->executor(), [c] { c->start(); });
+    } else {
+      error_code ignored;
+      socket.close(ignored);  // over max_connections, or stopping
+    }
+    do_accept();
+  }
+
+  http_server_settings settings_;
+  http_handler handler_;
+  std::shared_ptr<gate> gate_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool acceptor_closed_ = false;
+  std::unordered_map<connection*, std::weak_ptr<connection>> connections_;
+  std::vector<std::thread> threads_;
+  // Last: destroyed first, with the handlers (and connections) it still holds.
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+connection::connection(server_impl& server, tcp::socket socket)
+    : server_(server),
+      socket_(std::move(socket)),
+      read_timer_(socket_.get_executor()),
+      write_timer_(socket_.get_executor()) {}
+
+connection::~connection() { server_.unregister(this); }
+
+void connection::start() {
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  start_read();
+}
+
+void connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  read_timer_.cancel();
+  write_timer_.cancel();
+  for (auto& s : slots_) s->timer.cancel();
+  server_.unregister(this);
+}
+
+void connection::start_read() {
+  if (closed_ || read_stopped_ || reading_ || slots_.size() >= max_pipeline) return;
+  reading_ = true;
+  parser_.emplace();
+  parser_->header_limit(header_limit);
+  parser_->body_limit(server_.settings().body_limit);
+  if (buffer_.size() > 0) {
+    begin_request();  // pipelined bytes already here
+  } else {
+    wait_first_byte();
+  }
+}
+
+void connection::wait_first_byte() {
+  waiting_first_ = true;
+  update_idle_timer();
+  socket_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->on_first_bytes(ec, n);
+                          });
+}
+
+void connection::on_first_bytes(const error_code& ec, std::size_t n) {
+  if (closed_) return;
+  waiting_first_ = false;
+  if (ec) {
+    on_read_error(ec);
+    return;
+  }
+  buffer_.commit(n);
+  begin_request();
+}
+
+void connection::begin_request() {
+  // From the first byte on, the whole request must arrive within header_timeout.
+  arm_read_timer(server_.settings().header_timeout, timer_purpose::request);
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](const error_code& ec, std::size_t) {
+                            self->on_header(ec);
+                          });
+}
+
+void connection::on_header(const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    on_read_error(ec);
+    return;
+  }
+  auto& message = parser_->get();
+  auto expect = message[http::field::expect];
+  if (!parser_->is_done() && iequals({expect.data(), expect.size()}, "100-continue") &&
+      slots_.empty() && !writing_) {
+    static const std::string continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(continue_response),
+                      [self = shared_from_this()](const error_code& e, std::size_t) {
+                        self->writing_ = false;
+                        if (self->closed_) return;
+                        if (e) {
+                          self->close();
+                          return;
+                        }
+                        self->try_write();
+                      });
+  }
+  http::async_read(socket_, buffer_, *parser_,
+                   [self = shared_from_this()](const error_code& e, std::size_t) {
+                     self->on_body(e);
+                   });
+}
+
+void connection::on_body(const error_code& ec) {
+  if (closed_) return;
+  reading_ = false;
+  disarm_read_timer();
+  if (ec) {
+    on_read_error(ec);
+    return;
+  }
+  dispatch();
+  start_read();
+}
+
+void connection::on_read_error(const error_code& ec) {
+  reading_ = false;
+  waiting_first_ = false;
+  read_stopped_ = true;
+  disarm_read_timer();
+  if (closed_) return;
+  const auto& http_category = http::make_error_code(http::error::bad_method).category();
+  if (ec == asio::error::operation_aborted && read_timed_out_) {
+    push_error(408, "request not received within " +
+                        std::to_string(server_.settings().header_timeout.count()) + " ms");
+  } else if (ec == http::error::body_limit) {
+    push_error(413, "request body over " + std::to_string(server_.settings().body_limit) +
+                        " bytes");
+  } else if (ec == http::error::header_limit) {
+    push_error(431, "request header over " + std::to_string(header_limit) + " bytes");
+  } else if (ec.category() == http_category && ec != http::error::end_of_stream &&
+             ec != http::error::partial_message) {
+    push_error(400, "malformed request: " + ec.message());
+  } else if (slots_.empty() && !writing_) {
+    close();  // the client went away or half-closed; nothing left to answer
+  }
+  // Otherwise on_write closes once the outstanding answers are written.
+}
+
+void connection::dispatch() {
+  auto message = parser_->release();
+  parser_.reset();
+
+  http_request request;
+  auto method = message.method_string();
+  request.method.assign(method.data(), method.size());
+  auto target = message.target();
+  request.target.assign(target.data(), target.size());
+  for (const auto& field : message) {
+    auto name = field.name_string();
+    auto value = field.value();
+    request.headers.emplace_back(lower({name.data(), name.size()}),
+                                 std::string(value.data(), value.size()));
+  }
+  request.body = std::move(message.body());
+  bool head = request.method == "HEAD";
+  if (head) request.method = "GET";  // routed as GET, answered without body
+
+  auto s = std::make_shared<slot>(next_seq_++, socket_.get_executor());
+  s->ctx.head_only = head;
+  s->ctx.close_after = !message.keep_alive();
+  if (s->ctx.close_after) read_stopped_ = true;
+  slots_.push_back(s);
+  first_request_ = false;
+
+  if (!parse_target(request.target, request.path, request.query)) {
+    apply_cors(request, s->ctx);
+    complete(s->seq, json_error(400, "malformed request target"));
+    return;
+  }
+  if (request.method == "OPTIONS") {
+    complete(s->seq, preflight(request, s->ctx));
+    return;
+  }
+  apply_cors(request, s->ctx);
+
+  s->timer.expires_after(server_.settings().response_timeout);
+  s->timer.async_wait([self = shared_from_this(), seq = s->seq](const error_code& ec) {
+    if (!ec) self->complete(seq, json_error(503, "timed out"));
+  });
+
+  auto fired = std::make_shared<std::atomic<bool>>(false);
+  http_responder responder = [gate = server_.gate_ptr(), weak = weak_from_this(), seq = s->seq,
+                              fired](http_response response) {
+    if (fired->exchange(true)) return;
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    if (!gate->open) return;
+    if (auto c = weak.lock()) {
+      // Posted while the gate is held: the io_context is alive; `c` is released inside too.
+      asio::post(c->executor(), [c, seq, r = std::move(response)]() mutable {
+        c->complete(seq, std::move(r));
+      });
+    }
+  };
+  try {
+    server_.handler()(std::move(request), std::move(responder));
+  } catch (const std::exception& e) {
+    complete(s->seq, json_error(500, std::string("internal error: ") + e.what()));
+  } catch (...) {
+    complete(s->seq, json_error(500, "internal error"));
+  }
+}
+
+void connection::apply_cors(const http_request& request, response_context& ctx) const {
+  auto origin = request.header("origin");
+  const auto& allowed = server_.settings().cors_origins;
+  if (origin.empty() || allowed.empty()) return;
+  ctx.vary_origin = true;
+  bool ok = std::find(allowed.begin(), allowed.end(), "*") != allowed.end() ||
+            std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+  if (ok) ctx.cors_origin = clean_value(origin);
+}
+
+http_response connection::preflight(const http_request& request, response_context& ctx) const {
+  apply_cors(request, ctx);
+  http_response response;
+  response.status = 204;
+  response.content_type.clear();
+  response.headers.emplace_back("Allow", "GET, HEAD, POST, OPTIONS");
+  if (!ctx.cors_origin.empty()) {
+    std::string requested = request.header("access-control-request-headers");
+    std::string allow_headers;
+    for (char c : requested) {
+      if (is_token_char(c) || c == ',' || c == ' ') allow_headers.push_back(c);
+    }
+    if (allow_headers.find_first_not_of(" ,") == std::string::npos) allow_headers = "Content-Type";
+    response.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    response.headers.emplace_back("Access-Control-Allow-Headers", allow_headers);
+    response.headers.emplace_back("Access-Control-Max-Age", "600");
+  }
+  return response;
+}
+
+connection::slot* connection::find_slot(std::uint64_t seq) {
+  for (auto& s : slots_) {
+    if (s->seq == seq) return s.get();
+  }
+  return nullptr;
+}
+
+void connection::complete(std::uint64_t seq, http_response response) {
+  if (closed_) return;
+  slot* s = find_slot(seq);
+  if (s == nullptr || s->ready) return;  // late: already timed out (503) or written
+  s->timer.cancel();
+  s->bytes = serialize(response, s->ctx);
+  s->ready = true;
+  try_write();
+}
+
+void connection::push_error(int status, const std::string& text) {
+  auto s = std::make_shared<slot>(next_seq_++, socket_.get_executor());
+  s->ctx.close_after = true;
+  slots_.push_back(s);
+  complete(s->seq, json_error(status, text));
+}
+
+void connection::try_write() {
+  if (writing_ || closed_ || lingering_ || slots_.empty() || !slots_.front()->ready) return;
+  writing_ = true;
+  auto s = slots_.front();
+  // A client that does not read its answers is dropped.
+  write_timer_.expires_after(std::max(server_.settings().idle_timeout, server_.settings().header_timeout));
+  write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec && self->writing_) self->close();
+  });
+  asio::async_write(socket_, asio::buffer(s->bytes),
+                    [self = shared_from_this(), s](const error_code& ec, std::size_t) {
+                      self->on_write(ec, s);
+                    });
+}
+
+void connection::on_write(const error_code& ec, const std::shared_ptr<slot>& s) {
+  writing_ = false;
+  write_timer_.cancel();
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  slots_.pop_front();
+  if (s->ctx.close_after) {
+    linger();
+    return;
+  }
+  if (read_stopped_ && !reading_ && slots_.empty()) {
+    close();  // the client half-closed and has every answer
+    return;
+  }
+  try_write();
+  if (!reading_) {
+    start_read();  // it paused on a full pipeline
+  } else {
+    update_idle_timer();
+  }
+}
+
+void connection::linger() {
+  if (reading_) {
+    close();
+    return;
+  }
+  lingering_ = true;
+  read_stopped_ = true;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  arm_read_timer(std::min<std::chrono::milliseconds>(linger_time, server_.settings().header_timeout),
+                 timer_purpose::linger);
+  buffer_.clear();
+  drain();
+}
+
+void connection::drain() {
+  socket_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            if (self->closed_) return;
+                            self->drained_ += n;
+                            if (ec || self->drained_ > linger_bytes) {
+                              self->close();
+                              return;
+                            }
+                            self->drain();
+                          });
+}
+
+void connection::update_idle_timer() {
+  if (!waiting_first_) return;
+  if (slots_.empty() && !writing_) {
+    const auto& s = server_.settings();
+    arm_read_timer(first_request_ ? s.header_timeout : s.idle_timeout, timer_purpose::idle);
+  } else {
+    disarm_read_timer();  // answers outstanding: the connection is not idle
+  }
+}
+
+void connection::arm_read_timer(std::chrono::milliseconds d, timer_purpose purpose) {
+  auto gen = ++read_timer_gen_;
+  read_timer_.expires_after(d);
+  read_timer_.async_wait([self = shared_from_this(), gen, purpose](const error_code& ec) {
+    if (ec || gen != self->read_timer_gen_) return;
+    self->on_read_timeout(purpose);
+  });
+}
+
+void connection::disarm_read_timer() {
+  ++read_timer_gen_;
+  read_timer_.cancel();
+}
+
+void connection::on_read_timeout(timer_purpose purpose) {
+  if (closed_) return;
+  if (purpose != timer_purpose::request || writing_) {
+    close();  // idle, lingering, or a stalled request behind a write in progress
+    return;
+  }
+  // Cancel the read; on_read_error answers 408 and closes.
+  read_timed_out_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+}  // namespace
+
+std::unique_ptr<http_server> make_http_server(http_server_settings settings, http_handler handler) {
+  return std::make_unique<server_impl>(std::move(settings), std::move(handler));
+}
+
+// ---- static files ----------------------------------------------------------------------
+
+namespace {
+
+std::string content_type_for(const std::filesystem::path& file) {
+  static const std::map<std::string, std::string> types = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".woff2", "font/woff2"},
+  };
+  auto it = types.find(lower(file.extension().string()));
+  return it == types.end() ? std::string("application/octet-stream") : it->second;
+}
+
+constexpr std::uintmax_t static_file_limit = 64u << 20;
+
+}  // namespace
+
+std::optional<http_response> serve_static(const std::string& root, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (root.empty() || path.empty() || path.front() != '/') return std::nullopt;
+  if (path.find('\0') != std::string::npos || path.find('\\') != std::string::npos ||
+      path.find("..") != std::string::npos) {
+    return std::nullopt;
+  }
+  // The server hands over decoded paths; escapes still here are refused, not decoded twice.
+  auto lowered = lower(path);
+  for (const char* escape : {"%2e", "%2f", "%5c", "%00"}) {
+    if (lowered.find(escape) != std::string::npos) return std::nullopt;
+  }
+
+  std::error_code ec;
+  fs::path base = fs::canonical(root, ec);
+  if (ec) return std::nullopt;
+  fs::path full = base;
+  std::size_t begin = 1;
+  while (begin <= path.size()) {
+    auto end = path.find('/', begin);
+    if (end == std::string::npos) end = path.size();
+    std::string component = path.substr(begin, end - begin);
+    begin = end + 1;
+    if (component.empty()) continue;
+    if (component.front() == '.') return std::nullopt;  // hidden files, "." and ".."
+    full /= component;
+  }
+  if (path.back() == '/') full /= "index.html";
+
+  fs::path resolved = fs::canonical(full, ec);
+  if (ec) return std::nullopt;
+  if (fs::is_directory(resolved, ec)) {
+    resolved = fs::canonical(resolved / "index.html", ec);
+    if (ec) return std::nullopt;
+  }
+  // Symlinks are followed, so the resolved file must still be under the resolved root.
+  auto mismatch = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end());
+  if (mismatch.first != base.end()) return std::nullopt;
+  if (!fs::is_regular_file(resolved, ec) || ec) return std::nullopt;
+  auto size = fs::file_size(resolved, ec);
+  if (ec || size > static_file_limit) return std::nullopt;
+
+  std::ifstream in(resolved, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!in && !in.eof()) return std::nullopt;
+
+  http_response response;
+  response.status = 200;
+  response.content_type = content_type_for(resolved);
+  response.body = std::move(content).str();
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
+}  // namespace iota::io
