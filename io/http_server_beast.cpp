@@ -27,22 +27,7 @@
 // them, then stops the io_context and joins its threads. Do not call stop() (or destroy
 // the server) on an io thread, i.e. from the handler.
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <cctype>
-#include <condition_variable>
-#include <cstdint>
-#include <deque>
-#include <filesystem>
-#include <fstream>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <sstream>
-#include <string_view>
-#include <thread>
-#include <unordered_map>
-
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -56,6 +41,18 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cctype>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
 
 #include "io/http_server.hpp"
 
@@ -87,7 +84,7 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
-constexpr std::size_t max_pipeline = 16;          // outstanding answers before reading pauses
+constexpr std::size_t max_pipeline = 16;           // outstanding answers before reading pauses
 constexpr std::uint32_t header_limit = 16 * 1024;  // request line + fields
 constexpr std::size_t linger_bytes = 1 << 20;      // dropped while closing, at most
 constexpr auto linger_time = std::chrono::milliseconds(2000);
@@ -145,8 +142,10 @@ bool parse_target(std::string_view target, std::string& path,
     if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
       auto slash = target.find('/', scheme.size());
       auto question = target.find('?', scheme.size());
-      if (slash == std::string_view::npos || (question != std::string_view::npos && question < slash)) {
-        target = question == std::string_view::npos ? std::string_view("/") : target.substr(question);
+      if (slash == std::string_view::npos ||
+          (question != std::string_view::npos && question < slash)) {
+        target =
+            question == std::string_view::npos ? std::string_view("/") : target.substr(question);
         std::string rest(target);
         if (rest.front() == '?') rest.insert(rest.begin(), '/');
         return parse_target(rest, path, query);
@@ -309,6 +308,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer read_timer_;
   asio::steady_timer write_timer_;
   std::uint64_t read_timer_gen_ = 0;
+  std::uint64_t write_timer_gen_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<slot>> slots_;
@@ -461,8 +461,8 @@ class server_impl final : public http_server {
     tcp::resolver resolver(resolver_context);
     auto results = resolver.resolve(host, port_text, ec);
     if (ec || results.empty()) {
-      error = "cannot resolve http listen host '" + host + "': " +
-              (ec ? ec.message() : std::string("no address"));
+      error = "cannot resolve http listen host '" + host +
+              "': " + (ec ? ec.message() : std::string("no address"));
       return false;
     }
     endpoint = results.begin()->endpoint();
@@ -590,12 +590,12 @@ void connection::on_first_bytes(const error_code& ec, std::size_t n) {
 }
 
 void connection::begin_request() {
+  read_timed_out_ = false;
   // From the first byte on, the whole request must arrive within header_timeout.
   arm_read_timer(server_.settings().header_timeout, timer_purpose::request);
-  http::async_read_header(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](const error_code& ec, std::size_t) {
-                            self->on_header(ec);
-                          });
+  http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
 }
 
 void connection::on_header(const error_code& ec) {
@@ -621,10 +621,9 @@ void connection::on_header(const error_code& ec) {
                         self->try_write();
                       });
   }
-  http::async_read(socket_, buffer_, *parser_,
-                   [self = shared_from_this()](const error_code& e, std::size_t) {
-                     self->on_body(e);
-                   });
+  http::async_read(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& e, std::size_t) { self->on_body(e); });
 }
 
 void connection::on_body(const error_code& ec) {
@@ -650,8 +649,8 @@ void connection::on_read_error(const error_code& ec) {
     push_error(408, "request not received within " +
                         std::to_string(server_.settings().header_timeout.count()) + " ms");
   } else if (ec == http::error::body_limit) {
-    push_error(413, "request body over " + std::to_string(server_.settings().body_limit) +
-                        " bytes");
+    push_error(413,
+               "request body over " + std::to_string(server_.settings().body_limit) + " bytes");
   } else if (ec == http::error::header_limit) {
     push_error(431, "request header over " + std::to_string(header_limit) + " bytes");
   } else if (ec.category() == http_category && ec != http::error::end_of_stream &&
@@ -713,9 +712,8 @@ void connection::dispatch() {
     if (!gate->open) return;
     if (auto c = weak.lock()) {
       // Posted while the gate is held: the io_context is alive; `c` is released inside too.
-      asio::post(c->executor(), [c, seq, r = std::move(response)]() mutable {
-        c->complete(seq, std::move(r));
-      });
+      asio::post(c->executor(),
+                 [c, seq, r = std::move(response)]() mutable { c->complete(seq, std::move(r)); });
     }
   };
   try {
@@ -786,18 +784,20 @@ void connection::try_write() {
   writing_ = true;
   auto s = slots_.front();
   // A client that does not read its answers is dropped.
-  write_timer_.expires_after(std::max(server_.settings().idle_timeout, server_.settings().header_timeout));
-  write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (!ec && self->writing_) self->close();
+  const auto& settings = server_.settings();
+  write_timer_.expires_after(std::max(settings.idle_timeout, settings.header_timeout));
+  auto gen = ++write_timer_gen_;
+  write_timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+    if (!ec && gen == self->write_timer_gen_ && self->writing_) self->close();
   });
-  asio::async_write(socket_, asio::buffer(s->bytes),
-                    [self = shared_from_this(), s](const error_code& ec, std::size_t) {
-                      self->on_write(ec, s);
-                    });
+  asio::async_write(
+      socket_, asio::buffer(s->bytes),
+      [self = shared_from_this(), s](const error_code& ec, std::size_t) { self->on_write(ec, s); });
 }
 
 void connection::on_write(const error_code& ec, const std::shared_ptr<slot>& s) {
   writing_ = false;
+  ++write_timer_gen_;
   write_timer_.cancel();
   if (closed_) return;
   if (ec) {
@@ -830,8 +830,9 @@ void connection::linger() {
   read_stopped_ = true;
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
-  arm_read_timer(std::min<std::chrono::milliseconds>(linger_time, server_.settings().header_timeout),
-                 timer_purpose::linger);
+  arm_read_timer(
+      std::min<std::chrono::milliseconds>(linger_time, server_.settings().header_timeout),
+      timer_purpose::linger);
   buffer_.clear();
   drain();
 }

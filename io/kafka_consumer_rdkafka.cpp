@@ -21,8 +21,11 @@ namespace {
 constexpr int poll_timeout_ms = 100;
 // Bounds the blocking offset queries made while handling an assignment.
 constexpr int offset_query_timeout_ms = 5000;
-// Bounds the graceful leave in stop(): a dead cluster must not hold the caller up.
+// Bounds the graceful leave in stop(). librdkafka's own close (LeaveGroup, final offset
+// commit) waits up to session.timeout.ms for a coordinator that may be gone, and
+// rd_kafka_destroy() waits for a close in progress: so the session timeout is kept short too.
 constexpr int close_timeout_ms = 5000;
+constexpr const char* session_timeout_ms = "10000";
 
 // librdkafka logs connects, rebalances, ... at info/debug; only warnings and errors (syslog
 // levels <= 4) are worth a line in ours.
@@ -73,8 +76,12 @@ class rdkafka_consumer final : public kafka_consumer {
     set(conf, "auto.offset.reset", "latest");
     set(conf, "enable.auto.commit", "true");
     set(conf, "enable.partition.eof", "false");
+    set(conf, "session.timeout.ms", session_timeout_ms);
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &rdkafka_consumer::rebalance_cb);
+    // Client-wide errors (transport, all brokers down, ...) reach only this callback; it is
+    // served by rd_kafka_consumer_poll() on the poll thread.
+    rd_kafka_conf_set_error_cb(conf, &rdkafka_consumer::error_cb);
     char errstr[512];
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk_) {
@@ -87,8 +94,8 @@ class rdkafka_consumer final : public kafka_consumer {
 
   ~rdkafka_consumer() override {
     stop();
-    // Never started, or the graceful close timed out: leave without another (blocking) close.
-    rd_kafka_destroy_flags(rk_, closed_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (rk_)  // never started: nothing to leave
+      rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
   void start(message_handler on_message, state_handler on_state) override {
@@ -140,12 +147,20 @@ class rdkafka_consumer final : public kafka_consumer {
       rd_kafka_message_destroy(msg);
     }
     close();
+    // The handle goes on this thread too, so that stop() covers all of the shutdown.
+    rd_kafka_destroy_flags(rk_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    rk_ = nullptr;
   }
 
   // Leaves the group (revoking the assignment through rebalance_cb, on this thread) with a
-  // deadline: rd_kafka_consumer_close() can wait long for a coordinator that is gone.
+  // deadline. While the cluster is unreachable there is nobody to leave or commit to, and
+  // trying would only wait out the session timeout: skip it (offsets are not worth keeping,
+  // heartbeats start at the latest offset anyway).
   void close() {
     stopping_ = true;
+    assigned_ = false;
+    if (healthy_ == 0)
+      return;
     rd_kafka_queue_t* queue = rd_kafka_queue_new(rk_);
     rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, queue);
     if (error) {
@@ -161,13 +176,11 @@ class rdkafka_consumer final : public kafka_consumer {
           rd_kafka_event_destroy(ev);
         }
       }
-      closed_ = rd_kafka_consumer_closed(rk_) != 0;
-      if (!closed_)
+      if (!rd_kafka_consumer_closed(rk_))
         iota::log::warn("kafka", "consumer " + settings_.group_id +
                                    ": leaving the group timed out; closing anyway");
     }
     rd_kafka_queue_destroy(queue);
-    assigned_ = false;
   }
 
   void report(bool healthy, const std::string& detail) {
@@ -178,6 +191,16 @@ class rdkafka_consumer final : public kafka_consumer {
       iota::log::warn("kafka", "consumer " + settings_.group_id + ": " + detail);
     if (on_state_ && !stopping_)
       on_state_(healthy, detail);
+  }
+
+  static void error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<rdkafka_consumer*>(opaque);
+    std::string detail = std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) +
+                         ": " + reason;
+    if (self->healthy_ != 0)
+      self->report(false, detail);
+    else
+      iota::log::debug("kafka", "consumer " + self->settings_.group_id + ": " + detail);
   }
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -247,7 +270,6 @@ class rdkafka_consumer final : public kafka_consumer {
   state_handler on_state_;
   std::thread thread_;
   bool started_ = false;
-  bool closed_ = false;            // the graceful close completed (poll thread, then joined)
   bool stopping_ = false;          // poll thread only
   int healthy_ = -1;               // poll thread only: -1 unknown, 0 down, 1 up
   std::atomic<bool> running_{false};

@@ -1,6 +1,10 @@
-// mqtt_client over paho-mqtt-c's MQTTAsync API (libpaho-mqtt3a, 1.3.12): MQTT 3.1.1, clean
-// session off, stable client id, QoS 1 subscription renewed after every (re)connect, our own
-// reconnect timer (every reconnect_period, forever; one attempt walks all broker URLs).
+// mqtt_client over paho-mqtt-c's MQTTAsync API (libpaho-mqtt3a, Debian 1.3.12; the library
+// reports "1.3.11", and the code cited below is the same in both tags): MQTT 3.1.1, clean session
+// off, stable client id, QoS 1 subscription renewed after every (re)connect (MQTTAsync_setConnected
+// -> SUBSCRIBE; "up" is reported at the SUBACK, which a resumed session's backlog precedes), our
+// own reconnect timer instead of MQTTAsync_setAutomaticReconnect (millisecond period, retries
+// forever, one log line per loss / per failed round): each round tries the broker URLs in turn,
+// one MQTTAsync_connect per URL with a one-element serverURIs, then waits reconnect_period.
 //
 // WHEN PAHO ACKNOWLEDGES A RECEIVED QoS 1 MESSAGE (read from paho.mqtt.c v1.3.12 source)
 //
@@ -38,16 +42,21 @@
 // - We never return 0 while the handler can still be called: a handler that throws is called
 //   again, with backoff, from inside messageArrived, so the PUBACK is held back (the broker may
 //   drop us for a missed keep-alive meanwhile, and will redeliver).
-// - We return 0 only once stop() has begun and the handler may no longer run (the message arrived
-//   in the last moments of the disconnect, or the handler kept failing). Paho then PUBACKs a
-//   message nobody has: only its queue file keeps it. Hence MQTTCLIENT_PERSISTENCE_DEFAULT with
-//   settings.persistence_dir (none if empty, with a warning). Its files survive kill -9 (they are
-//   in the kernel once fclose returns), not a power loss. The next client with the same client
-//   id, directory and first broker URL delivers them first, in order.
+// - We return 0 only once stop() has begun and the handler may no longer run (the handler kept
+//   failing, a message arrived in the last moments of the disconnect, or stop() was called from
+//   inside the handler, which closes the gate at once while paho still reads the socket until the
+//   DISCONNECT goes out). Paho then PUBACKs a message nobody has: only its queue file keeps it.
+//   Hence MQTTCLIENT_PERSISTENCE_DEFAULT with settings.persistence_dir (none if empty, with a
+//   warning). Its files survive kill -9 (they are in the kernel once fclose returns), not a power
+//   loss, and a failed pstput is only logged by paho (disk full: that message would be lost).
+//   The next client with the same client id, directory and FIRST broker URL (paho names the
+//   directory after MQTTAsync_create's URI) delivers them first, in order; changing the first URL
+//   orphans them (the reconcile of SPEC section 9 repairs what that loses).
 // - Because paho delivers queued messages only one per socket event (while its queue is not
 //   empty every new message joins the queue too, and gets its PUBACK at once), a client that
 //   finds queue files at start "pumps": it sends UNSUBSCRIBE for an unused topic, one at a time,
-//   each UNSUBACK being a socket event, until the queue files are gone.
+//   each UNSUBACK being a socket event, until the queue files are gone. (Measured without it: 4
+//   queued messages were still undelivered after 20 s with a 120 s keep-alive.)
 // - restoreQueueEntry trusts the file's lengths, so a queue file cut short by a kill during
 //   pstput would make paho read past its buffer: files that do not parse are deleted before
 //   MQTTAsync_create (such a message was not yet PUBACKed, so the broker still has it).
@@ -245,6 +254,10 @@ class paho_mqtt_client final : public mqtt_client {
     // Before connect: a message arriving without a callback would be queued and acked.
     rc = MQTTAsync_setCallbacks(handle_, this, &paho_mqtt_client::on_connection_lost,
                                 &paho_mqtt_client::on_message_arrived, nullptr);
+    // Called for every successful CONNACK, even one of a connect paho made by itself (see
+    // connect_once), so the subscription is always renewed.
+    if (rc == MQTTASYNC_SUCCESS)
+      rc = MQTTAsync_setConnected(handle_, this, &paho_mqtt_client::on_connected);
     if (rc != MQTTASYNC_SUCCESS) {
       MQTTAsync_destroy(&handle_);
       handle_ = nullptr;
@@ -361,8 +374,9 @@ class paho_mqtt_client final : public mqtt_client {
       auto now = clock::now();
       if (want_connect_ && now >= next_connect_) {
         want_connect_ = false;
+        const std::size_t index = uri_index_;
         lk.unlock();
-        int rc = connect_once();
+        int rc = MQTTAsync_isConnected(handle_) ? MQTTASYNC_SUCCESS : connect_once(index);
         lk.lock();
         if (rc != MQTTASYNC_SUCCESS) {
           std::string state = connect_failed_locked("MQTTAsync_connect returned " + paho_error(rc));
@@ -387,6 +401,9 @@ class paho_mqtt_client final : public mqtt_client {
         continue;
       }
       if (pumping_ && connected_ && !pump_in_flight_) {
+        // Set before sending: the UNSUBACK (pump_done) may come before we relock.
+        pump_in_flight_ = true;
+        pump_sent_ = clock::now();
         lk.unlock();
         std::size_t left = queue_files();
         int rc = MQTTASYNC_SUCCESS;
@@ -404,11 +421,10 @@ class paho_mqtt_client final : public mqtt_client {
         lk.lock();
         if (left == 0) {
           pumping_ = false;
+          pump_in_flight_ = false;
           log::info("mqtt", "messages kept from the previous run delivered");
-        } else if (rc == MQTTASYNC_SUCCESS) {
-          pump_in_flight_ = true;
-          pump_sent_ = clock::now();
-        } else {
+        } else if (rc != MQTTASYNC_SUCCESS) {
+          pump_in_flight_ = false;
           cv_.wait_for(lk, std::chrono::milliseconds{100});
         }
         continue;
@@ -430,15 +446,18 @@ class paho_mqtt_client final : public mqtt_client {
     }
   }
 
-  int connect_once() {
+  // One URL per MQTTAsync_connect (a one-element serverURIs): with a longer list paho fails over
+  // by itself after a connection loss (nextOrClose, MQTTAsyncUtils.c) with the callbacks of the
+  // first connect cleared, and a connect of ours meeting it in progress takes over its outcome.
+  int connect_once(std::size_t index) {
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
     o.keepAliveInterval = static_cast<int>(settings_.keep_alive.count());
     o.cleansession = 0;
     o.MQTTVersion = MQTTVERSION_3_1_1;  // with the default, paho would fall back to 3.1
     o.connectTimeout = connect_timeout_seconds;
     o.automaticReconnect = 0;           // our own timer: ms period, one line per loss
-    o.serverURIs = uri_ptrs_.data();
-    o.serverURIcount = static_cast<int>(uri_ptrs_.size());
+    o.serverURIs = &uri_ptrs_[index];
+    o.serverURIcount = 1;
     o.context = this;
     o.onSuccess = &paho_mqtt_client::on_connect_success;
     o.onFailure = &paho_mqtt_client::on_connect_failure;
@@ -456,8 +475,21 @@ class paho_mqtt_client final : public mqtt_client {
   // mu_ held. Returns the detail to pass to the state handler (after unlocking mu_: handlers
   // never run under mu_, which a handler's stop() takes), or "".
   std::string connect_failed_locked(const std::string& why) {
-    ++failed_attempts_;
     auto now = clock::now();
+    round_errors_ += (round_errors_.empty() ? "" : "; ") + uris_[uri_index_] + ": " + why;
+    if (uri_index_ + 1 < uris_.size()) {  // the next URL at once
+      ++uri_index_;
+      if (!stopping_) {
+        want_connect_ = true;
+        next_connect_ = now;
+      }
+      cv_.notify_all();
+      return {};
+    }
+    uri_index_ = 0;  // every URL failed: wait a period, then from the first again
+    std::string errors = std::move(round_errors_);
+    round_errors_.clear();
+    ++failed_attempts_;
     bool report = failed_attempts_ == 1 || now - last_failure_log_ >= std::chrono::seconds{60};
     if (!stopping_) {
       want_connect_ = true;
@@ -466,7 +498,7 @@ class paho_mqtt_client final : public mqtt_client {
     cv_.notify_all();
     if (report) {
       last_failure_log_ = now;
-      std::string text = "cannot connect to " + brokers_text_ + ": " + why + " (attempt " +
+      std::string text = "cannot connect: " + errors + " (attempt " +
                          std::to_string(failed_attempts_) + "; retrying every " +
                          std::to_string(period_.count()) + " ms)";
       log::warn("mqtt", text);
@@ -556,18 +588,45 @@ class paho_mqtt_client final : public mqtt_client {
     return 1;
   }
 
+  // Called just before on_connected for a CONNACK to our own MQTTAsync_connect.
   static void on_connect_success(void* ctx, MQTTAsync_successData* data) {
     auto* self = static_cast<paho_mqtt_client*>(ctx);
-    std::string server = data && data->alt.connect.serverURI ? data->alt.connect.serverURI : "?";
-    bool session = data && data->alt.connect.sessionPresent;
     std::lock_guard<std::mutex> lk(self->mu_);
-    self->session_up_ = true;
-    self->pump_in_flight_ = false;
-    self->server_ = server;
-    self->session_present_ = session;
-    self->want_subscribe_ = true;
-    self->next_subscribe_ = clock::now();
-    self->cv_.notify_all();
+    self->connect_info_ = true;
+    self->server_ = data && data->alt.connect.serverURI ? data->alt.connect.serverURI : "?";
+    self->session_present_ = data && data->alt.connect.sessionPresent;
+  }
+
+  static void on_connected(void* ctx, char* /*cause*/) {
+    auto* self = static_cast<paho_mqtt_client*>(ctx);
+    std::string text;
+    bool reconnect = false;
+    {
+      std::lock_guard<std::mutex> lk(self->mu_);
+      std::string session = self->session_present_ ? "resumed" : "new";
+      if (!self->connect_info_) {  // not a connect of ours: not expected, see connect_once
+        self->server_ = "one of " + self->brokers_text_;
+        session = "unknown";
+      }
+      self->connect_info_ = false;
+      reconnect = self->ever_connected_;
+      self->ever_connected_ = true;
+      self->failed_attempts_ = 0;
+      self->round_errors_.clear();
+      self->session_up_ = true;
+      self->pump_in_flight_ = false;
+      self->want_connect_ = false;
+      self->want_subscribe_ = true;
+      self->next_subscribe_ = clock::now();
+      self->cv_.notify_all();
+      // Logged at CONNACK: with a resumed session the broker sends the backlog before our SUBACK.
+      text = std::string(reconnect ? "reconnected" : "connected") + " to " + self->server_ +
+             " as " + self->settings_.client_id + " (session " + session + ")";
+    }
+    if (reconnect)
+      log::warn("mqtt", text);
+    else
+      log::info("mqtt", text);
   }
 
   static void on_connect_failure(void* ctx, MQTTAsync_failureData* data) {
@@ -587,31 +646,29 @@ class paho_mqtt_client final : public mqtt_client {
   static void on_subscribe_success(void* ctx, MQTTAsync_successData* data) {
     auto* self = static_cast<paho_mqtt_client*>(ctx);
     std::string detail;
-    bool reconnect = false;
     {
       std::lock_guard<std::mutex> lk(self->mu_);
       if (!self->session_up_)
         return;
-      reconnect = self->ever_connected_;
-      self->ever_connected_ = true;
-      self->failed_attempts_ = 0;
-      detail = std::string(reconnect ? "reconnected" : "connected") + " to " + self->server_ +
-               ", subscribed to " + self->settings_.topic + " at QoS " +
-               std::to_string(data ? data->alt.qos : 1) + " (session " +
-               (self->session_present_ ? "resumed" : "new") + ")";
+      detail = "connected to " + self->server_ + ", subscribed to " + self->settings_.topic +
+               " at QoS " + std::to_string(data ? data->alt.qos : 1);
       self->connected_ = true;
       self->cv_.notify_all();
     }
-    if (reconnect)
-      log::warn("mqtt", detail);
-    else
-      log::info("mqtt", detail);
+    log::debug("mqtt", detail);
     self->post_state(true, detail);
   }
 
   static void on_subscribe_failure(void* ctx, MQTTAsync_failureData* data) {
     auto* self = static_cast<paho_mqtt_client*>(ctx);
-    std::string why = data ? paho_error(data->code) : std::string("unknown error");
+    int code = data ? data->code : MQTTASYNC_FAILURE;
+    std::string why = paho_error(code);
+    // -11 (MQTTASYNC_OPERATION_INCOMPLETE): discarded with the connection or by stop(); the
+    // connection loss is reported on its own and the next connect subscribes again.
+    if (code == MQTTASYNC_OPERATION_INCOMPLETE) {
+      log::debug("mqtt", "subscribe to " + self->settings_.topic + " discarded: " + why);
+      return;
+    }
     log::error("mqtt", "subscribe to " + self->settings_.topic + " refused: " + why);
     std::lock_guard<std::mutex> lk(self->mu_);
     if (self->session_up_ && !self->stopping_) {
@@ -637,6 +694,8 @@ class paho_mqtt_client final : public mqtt_client {
       if (!stopping) {
         self->want_connect_ = true;
         self->next_connect_ = clock::now() + self->period_;
+        self->uri_index_ = 0;
+        self->round_errors_.clear();
       }
       self->cv_.notify_all();
     }
@@ -674,9 +733,12 @@ class paho_mqtt_client final : public mqtt_client {
   clock::time_point next_subscribe_{};
   bool session_up_ = false;
   bool session_present_ = false;
+  bool connect_info_ = false;
   bool ever_connected_ = false;
   std::string server_ = "broker";
-  unsigned failed_attempts_ = 0;
+  unsigned failed_attempts_ = 0;  // rounds over every URL since the last connect
+  std::size_t uri_index_ = 0;     // the URL of the current or next connect attempt
+  std::string round_errors_;
   clock::time_point last_failure_log_{};
   bool disconnect_done_ = false;
   bool pumping_ = false;

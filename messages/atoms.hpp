@@ -22,3 +22,10 @@ using inventory_atom = caf::atom_constant<caf::atom("inventory")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 }  // namespace iota::msg
+
+namespace iota::msg {
+
+using notify_atom = caf::atom_constant<caf::atom("notify")>;          // one notify from MQTT
+using mqtt_state_atom = caf::atom_constant<caf::atom("mqttstate")>;   // broker up/down
+
+}  // namespace iota::msg

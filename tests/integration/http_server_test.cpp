@@ -2,7 +2,7 @@
 // exact bytes (pipelined, malformed, slow) and parses the answers.
 // Every wait has a generous deadline: CI is a loaded 2-core machine. Time bounds that are
 // asserted (slowloris, idle, 503, stop) leave seconds of slack.
-#include <catch2/catch.hpp>
+#include "io/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -24,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "io/http_server.hpp"
 
 using namespace std::chrono_literals;
 namespace io = iota::io;
@@ -130,7 +129,8 @@ class raw_client {
                                                bool head_request = false) {
     auto until = steady::now() + timeout;
     for (;;) {
-      auto head = read_head(std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now()));
+      auto head =
+          read_head(std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now()));
       if (!head) return std::nullopt;
       parsed_response r;
       std::size_t line_end = head->find("\r\n");
@@ -197,8 +197,12 @@ std::string post(const std::string& target, const std::string& body,
 void echo(io::http_request request, io::http_responder respond) {
   json headers = json::object();
   for (const auto& [name, value] : request.headers) headers[name] = value;
-  json j = {{"method", request.method}, {"path", request.path},   {"target", request.target},
-            {"query", request.query},   {"body", request.body},   {"headers", headers},
+  json j = {{"method", request.method},
+            {"path", request.path},
+            {"target", request.target},
+            {"query", request.query},
+            {"body", request.body},
+            {"headers", headers},
             {"x-test", request.header("x-test")}};
   io::http_response response;
   response.body = j.dump();
@@ -351,7 +355,8 @@ TEST_CASE("http server: requests reach the handler with method, path, query, bod
     CHECK(json::parse(r->body)["error"] == "malformed request target");
   }
   SECTION("Expect: 100-continue gets the interim answer") {
-    REQUIRE(c.send("POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+    REQUIRE(
+        c.send("POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
     auto interim = c.read_head();
     REQUIRE(interim);
     CHECK(interim->rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
@@ -473,7 +478,8 @@ TEST_CASE("http server: bodies over body_limit get 413 and the connection closes
   }
   SECTION("a body longer than its Content-Length: the rest is a (bad) next request") {
     raw_client c(s.port);
-    REQUIRE(c.send("POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n0123456789 junk\r\n\r\n"));
+    REQUIRE(
+        c.send("POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n0123456789 junk\r\n\r\n"));
     auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -592,8 +598,7 @@ TEST_CASE("http server: idle keep-alive connections are closed after idle_timeou
   CHECK(elapsed <= 0.5 + 2.5);
 }
 
-TEST_CASE("http server: a handler that never answers gets 503 after response_timeout",
-          "[http]") {
+TEST_CASE("http server: a handler that never answers gets 503 after response_timeout", "[http]") {
   auto settings = test_settings();
   settings.response_timeout = 300ms;
   auto held = std::make_shared<parked>();
@@ -733,9 +738,10 @@ TEST_CASE("http server: CORS", "[http]") {
     CHECK(calls == 3);
 
     // Preflight: answered by the server, the handler is not called.
-    REQUIRE(c.send("OPTIONS /v1/api/orchestrations/Thing/orchestrate HTTP/1.1\r\nHost: t\r\n"
-                   "Origin: http://allowed.example\r\nAccess-Control-Request-Method: POST\r\n"
-                   "Access-Control-Request-Headers: X-Custom, Content-Type\r\n\r\n"));
+    REQUIRE(
+        c.send("OPTIONS /v1/api/orchestrations/Thing/orchestrate HTTP/1.1\r\nHost: t\r\n"
+               "Origin: http://allowed.example\r\nAccess-Control-Request-Method: POST\r\n"
+               "Access-Control-Request-Headers: X-Custom, Content-Type\r\n\r\n"));
     r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 204);
@@ -745,15 +751,17 @@ TEST_CASE("http server: CORS", "[http]") {
     CHECK(r->header("access-control-allow-credentials") == "true");
     CHECK(r->header("content-length").empty());
 
-    REQUIRE(c.send("OPTIONS /x HTTP/1.1\r\nHost: t\r\nOrigin: http://allowed.example\r\n"
-                   "Access-Control-Request-Method: POST\r\n\r\n"));
+    REQUIRE(
+        c.send("OPTIONS /x HTTP/1.1\r\nHost: t\r\nOrigin: http://allowed.example\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n"));
     r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 204);
     CHECK(r->header("access-control-allow-headers") == "Content-Type");
 
-    REQUIRE(c.send("OPTIONS /x HTTP/1.1\r\nHost: t\r\nOrigin: http://evil.example\r\n"
-                   "Access-Control-Request-Method: POST\r\n\r\n"));
+    REQUIRE(
+        c.send("OPTIONS /x HTTP/1.1\r\nHost: t\r\nOrigin: http://evil.example\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n"));
     r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 204);
@@ -807,10 +815,10 @@ TEST_CASE("serve_static serves files under root and nothing else", "[http][stati
     CHECK(index->body == "<h1>dash</h1>");
     CHECK(index->content_type.rfind("text/html", 0) == 0);
     std::map<std::string, std::string> types = {
-        {"/index.html", "text/html"}, {"/app.js", "text/javascript"},
-        {"/style.css", "text/css"},   {"/data.json", "application/json"},
-        {"/icon.svg", "image/svg+xml"}, {"/logo.png", "image/png"},
-        {"/favicon.ico", "image/x-icon"}, {"/sub/page.html", "text/html"},
+        {"/index.html", "text/html"},      {"/app.js", "text/javascript"},
+        {"/style.css", "text/css"},        {"/data.json", "application/json"},
+        {"/icon.svg", "image/svg+xml"},    {"/logo.png", "image/png"},
+        {"/favicon.ico", "image/x-icon"},  {"/sub/page.html", "text/html"},
         {"/link-in.js", "text/javascript"}};
     for (const auto& [path, type] : types) {
       INFO(path);
@@ -827,8 +835,8 @@ TEST_CASE("serve_static serves files under root and nothing else", "[http][stati
     for (std::string path :
          {"/../secret.txt", "/../etc/passwd", "/%2e%2e/", "/%2e%2e/secret.txt", "/..%2f",
           "/..%2fsecret.txt", "/%2E%2E%2Fsecret.txt", "/sub/../../secret.txt", "/sub/..",
-          "/link-out", "/dir-out/secret.txt", "/.hidden", "\\..\\secret.txt",
-          "/..\\secret.txt", "//etc/passwd", "etc/passwd", "", "/etc/passwd"}) {
+          "/link-out", "/dir-out/secret.txt", "/.hidden", "\\..\\secret.txt", "/..\\secret.txt",
+          "//etc/passwd", "etc/passwd", "", "/etc/passwd"}) {
       INFO(path);
       CHECK_FALSE(io::serve_static(r, path));
     }
@@ -846,9 +854,9 @@ TEST_CASE("serve_static serves files under root and nothing else", "[http][stati
     REQUIRE(res);
     CHECK(res->status == 200);
     CHECK(res->body == "<h1>dash</h1>");
-    for (std::string target : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
-                               "/sub/%2e%2e/%2e%2e/secret.txt", "/link-out", "/%00",
-                               "/dir-out/secret.txt"}) {
+    for (std::string target :
+         {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+          "/sub/%2e%2e/%2e%2e/secret.txt", "/link-out", "/%00", "/dir-out/secret.txt"}) {
       INFO(target);
       REQUIRE(c.send(get(target)));
       res = c.read_response();
@@ -869,9 +877,8 @@ TEST_CASE("json_error escapes its text", "[http]") {
 }
 
 TEST_CASE("http server: a handler that throws gets 500", "[http]") {
-  running_server s(test_settings(), [](io::http_request, io::http_responder) {
-    throw std::runtime_error("boom");
-  });
+  running_server s(test_settings(),
+                   [](io::http_request, io::http_responder) { throw std::runtime_error("boom"); });
   raw_client c(s.port);
   REQUIRE(c.send(get("/throw")));
   auto r = c.read_response();
@@ -979,7 +986,7 @@ TEST_CASE("http server: stop() returns promptly with open connections", "[http]"
   CHECK(seconds_since(start) < 2.0);
   for (auto& c : clients) CHECK(c->wait_closed(5s));
   held->items[0].second(text("after stop"));  // harmless
-  s.server->stop();                             // twice is fine
+  s.server->stop();                           // twice is fine
   raw_client refused(s.port);
   CHECK((!refused.connected() || refused.wait_closed(5s)));
 }

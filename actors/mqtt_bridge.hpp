@@ -1,0 +1,35 @@
+#pragma once
+// Parses each notify, routes it by table to the orchestrator of that resource type (or, for a
+// dependency table, as reload-all to each dependent resource), and marks it durable in the
+// journal once every orchestrator it went to has acknowledged. Malformed, unknown-table and
+// unhandled notifies are counted per reason, logged once per reason with a sample, and dropped.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "messages/mqtt_bridge.hpp"
+#include "messages/orchestrator.hpp"
+#include "model/notify.hpp"
+
+namespace iota::io {
+class notify_journal;
+class intake_window;
+}  // namespace iota::io
+
+namespace iota::actors {
+
+struct mqtt_bridge_settings {
+  model::routing_table routing;
+  model::notify_limits limits;
+  std::chrono::milliseconds retry_delay{1000};
+};
+
+msg::mqtt_bridge_actor spawn_mqtt_bridge(caf::actor_system& sys, mqtt_bridge_settings settings,
+                                         std::map<std::string, msg::orchestrator_actor> orchestrators,
+                                         std::shared_ptr<io::notify_journal> journal,
+                                         std::shared_ptr<io::intake_window> window);
+
+}  // namespace iota::actors

@@ -1,0 +1,21 @@
+#pragma once
+// The mqtt_bridge's typed interface.
+#include <cstdint>
+#include <string>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/stats.hpp"
+
+namespace iota::msg {
+
+using mqtt_bridge_actor = caf::typed_actor<
+  caf::reacts_to<notify_atom, std::uint64_t, std::string>,  // journal seq, payload
+  caf::reacts_to<mqtt_state_atom, bool, std::string>,
+  caf::replies_to<stats_atom>::with<actor_stats>,
+  // internal: an action the orchestrator refused for now, tried again
+  caf::reacts_to<retry_atom, std::uint64_t>>;
+
+}  // namespace iota::msg
