@@ -634,6 +634,18 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
                            [&](const YAML::Node& v, const std::string& k) {
                              s.mqtt.max_ids_per_notify = as_count(v, k, c, 1);
                            }},
+                          {"journalDir",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.journal_dir = resolve_path(c.dir, non_empty(v, k));
+                           }},
+                          {"journalSync",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.journal_sync = as_bool(v, k, c);
+                           }},
+                          {"window",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.mqtt.window = as_count(v, k, c, 1);
+                           }},
                       });
            }},
           {"kafka",

@@ -50,6 +50,10 @@ struct settings {
     std::chrono::milliseconds reconnect_period{10000};
     std::size_t max_payload_bytes = 1048576;
     std::size_t max_ids_per_notify = 20000;
+    // Every notify is journaled here before the broker is acknowledged (see README).
+    std::string journal_dir = "./data/notify-journal";
+    bool journal_sync = false;     // fsync each append: survives machine loss, not only kill -9
+    std::size_t window = 100000;   // notifies taken but not yet durable; beyond, intake waits
   } mqtt;
   struct {
     std::string brokers = "localhost:9092";

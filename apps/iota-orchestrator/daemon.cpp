@@ -11,11 +11,15 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "actors/mqtt_bridge.hpp"
 #include "actors/resource_orchestrator.hpp"
 #include "actors/stats.hpp"
 #include "config/settings.hpp"
 #include "io/inventory.hpp"
 #include "io/log.hpp"
+#include "io/mqtt_client.hpp"
+#include "io/notify_intake.hpp"
+#include "io/notify_journal.hpp"
 #include "io/zookeeper_store.hpp"
 
 #ifndef IOTA_VERSION
@@ -41,6 +45,16 @@ std::shared_ptr<io::inventory_source> make_inventory(const config::resource_sett
   if (!r.inventory.file.empty())
     return io::make_file_inventory(r.inventory.file);
   return nullptr;
+}
+
+model::routing_table routing_of(const config::settings& cfg) {
+  model::routing_table t;
+  for (auto& r : cfg.resources) {
+    t.resources.insert(r.resource);
+    for (auto& dep : r.depends_on)
+      t.dependents[dep].push_back(r.resource);
+  }
+  return t;
 }
 
 }  // namespace
@@ -79,6 +93,20 @@ int run_daemon(int argc, char** argv) {
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{caf_cfg};
 
+  // The journal is read before anything runs: what it holds past its mark is replayed first.
+  std::vector<io::journal_record> replay;
+  std::shared_ptr<io::notify_journal> journal;
+  try {
+    io::journal_settings js;
+    js.dir = cfg.mqtt.journal_dir;
+    js.sync = cfg.mqtt.journal_sync;
+    journal = std::make_shared<io::notify_journal>(js, replay);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  auto window = std::make_shared<io::intake_window>(cfg.mqtt.window);
+
   // Start order: store (not yet connected) -> stats -> orchestrators -> connect.
   auto store = io::make_zookeeper_store(cfg.zookeeper);
   auto stats = actors::spawn_stats(sys);
@@ -96,14 +124,40 @@ int run_daemon(int argc, char** argv) {
     log::info("daemon", "orchestrator for " + r.resource + " started (inventory " +
                           r.inventory.file + ")");
   }
+  actors::mqtt_bridge_settings bridge_cfg;
+  bridge_cfg.routing = routing_of(cfg);
+  bridge_cfg.limits.max_payload_bytes = cfg.mqtt.max_payload_bytes;
+  bridge_cfg.limits.max_ids = cfg.mqtt.max_ids_per_notify;
+  auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, journal, window);
+  caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(bridge));
   store->start();
-  log::info("daemon", "iota-orchestrator " IOTA_VERSION " running; ZooKeeper " + cfg.zookeeper);
+
+  io::mqtt_settings ms;
+  ms.brokers = io::parse_broker_urls(cfg.mqtt.brokers);
+  ms.client_id = cfg.mqtt.client_id;
+  ms.topic = cfg.mqtt.topic;
+  ms.reconnect_period = cfg.mqtt.reconnect_period;
+  ms.persistence_dir = cfg.mqtt.journal_dir + "/paho";
+  io::notify_intake intake{journal, window, io::make_mqtt_client(ms)};
+  intake.start(
+    std::move(replay),
+    [bridge](std::uint64_t seq, std::string payload) {
+      caf::anon_send(bridge, msg::notify_atom::value, seq, std::move(payload));
+    },
+    [bridge](bool connected, const std::string& detail) {
+      caf::anon_send(bridge, msg::mqtt_state_atom::value, connected, detail);
+    });
+  log::info("daemon", "iota-orchestrator " IOTA_VERSION " running; ZooKeeper " + cfg.zookeeper +
+                        ", MQTT " + cfg.mqtt.brokers + " topic " + cfg.mqtt.topic);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("daemon", std::string{"stopping on "} + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
 
-  // Stop order: actors first (no new io), then the store (its callbacks end), then the system.
+  // Stop order: intake first (no new notifies; what is journaled but not durable is replayed
+  // next start), then the actors, then the store (its callbacks end), then the system.
+  intake.stop();
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   for (auto& [_, a] : orchestrators)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(stats, caf::exit_reason::user_shutdown);
