@@ -54,14 +54,27 @@ std::int64_t actor_probe::get(const char* counter) const {
 void actor_probe::observe(const char* what, std::chrono::nanoseconds d) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
   std::string base{what};
-  add((base + "_count").c_str());
-  add((base + "_us_total").c_str(), us);
   auto& mx = counters_[counter_of((base + "_us_max").c_str())].second;
   mx = std::max<std::int64_t>(mx, us);
+  auto it = std::find_if(histograms_.begin(), histograms_.end(),
+                         [&](const msg::histogram_figures& h) { return h.name == base; });
+  if (it == histograms_.end()) {
+    msg::histogram_figures h;
+    h.name = base;
+    h.bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    h.counts.assign(h.bounds.size() + 1, 0);
+    histograms_.push_back(std::move(h));
+    it = histograms_.end() - 1;
+  }
+  double secs = std::chrono::duration<double>(d).count();
+  auto b = std::lower_bound(it->bounds.begin(), it->bounds.end(), secs) - it->bounds.begin();
+  ++it->counts[static_cast<std::size_t>(b)];
+  it->sum += secs;
+  ++it->count;
 }
 
 msg::actor_stats actor_probe::snapshot(std::uint64_t mailbox) const {
-  return msg::actor_stats{name_, mailbox, handlers_, counters_};
+  return msg::actor_stats{name_, mailbox, handlers_, counters_, histograms_};
 }
 
 }  // namespace iota::actors

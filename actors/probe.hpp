@@ -36,7 +36,8 @@ class actor_probe {
   void add(const char* counter, std::int64_t delta = 1);
   void set(const char* counter, std::int64_t value);
   std::int64_t get(const char* counter) const;
-  // Durations (e.g. ZooKeeper multi latency) as count, total and max in microseconds.
+  // Durations (e.g. ZooKeeper multi latency): count, total and max in microseconds as
+  // counters, and a histogram.
   void observe(const char* what, std::chrono::nanoseconds d);
 
   msg::actor_stats snapshot(std::uint64_t mailbox) const;
@@ -48,6 +49,7 @@ class actor_probe {
   std::string name_;
   std::vector<msg::handler_figures> handlers_;
   std::vector<std::pair<std::string, std::int64_t>> counters_;
+  std::vector<msg::histogram_figures> histograms_;
 };
 
 }  // namespace iota::actors

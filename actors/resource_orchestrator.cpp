@@ -328,7 +328,8 @@ void pump(self_ptr self) {
         b.ops.push_back(std::move(st.queue.front()));
         st.queue.pop_front();
       }
-      st.probe.observe("batch_events", std::chrono::nanoseconds{b.acks.size() * 1000});
+      st.probe.add("batches");
+      st.probe.add("batched_events", static_cast<std::int64_t>(b.acks.size()));
     }
     b.rendered = model::render(cs, st.orch, st.root, st.cfg.multi_budget);
     if (b.rendered.multis.empty()) {

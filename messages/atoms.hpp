@@ -29,3 +29,9 @@ using notify_atom = caf::atom_constant<caf::atom("notify")>;          // one not
 using mqtt_state_atom = caf::atom_constant<caf::atom("mqttstate")>;   // broker up/down
 
 }  // namespace iota::msg
+
+namespace iota::msg {
+
+using http_atom = caf::atom_constant<caf::atom("http")>;              // one REST request
+
+}  // namespace iota::msg

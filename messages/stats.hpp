@@ -23,16 +23,32 @@ typename Inspector::result_type inspect(Inspector& f, handler_figures& x) {
            x.total_ns, x.max_ns);
 }
 
+// A latency histogram (Prometheus style: cumulative buckets over upper bounds in seconds).
+struct histogram_figures {
+  std::string name;                  // e.g. "multi_latency"
+  std::vector<double> bounds;        // upper bounds, seconds, ascending (+Inf implied)
+  std::vector<std::uint64_t> counts; // per bound, not cumulative; one extra for +Inf
+  double sum = 0;                    // seconds
+  std::uint64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, histogram_figures& x) {
+  return f(caf::meta::type_name("histogram_figures"), x.name, x.bounds, x.counts, x.sum, x.count);
+}
+
 struct actor_stats {
   std::string actor;            // e.g. "resource_orchestrator/Thing"
   std::uint64_t mailbox = 0;    // messages waiting when asked
   std::vector<handler_figures> handlers;
   std::vector<std::pair<std::string, std::int64_t>> counters;  // domain counters
+  std::vector<histogram_figures> histograms;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, actor_stats& x) {
-  return f(caf::meta::type_name("actor_stats"), x.actor, x.mailbox, x.handlers, x.counters);
+  return f(caf::meta::type_name("actor_stats"), x.actor, x.mailbox, x.handlers, x.counters,
+           x.histograms);
 }
 
 }  // namespace iota::msg

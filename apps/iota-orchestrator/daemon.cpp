@@ -11,16 +11,22 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "actors/http_api.hpp"
 #include "actors/mqtt_bridge.hpp"
 #include "actors/resource_orchestrator.hpp"
 #include "actors/stats.hpp"
 #include "config/settings.hpp"
 #include "io/inventory.hpp"
+#include "io/http_server.hpp"
 #include "io/log.hpp"
 #include "io/mqtt_client.hpp"
 #include "io/notify_intake.hpp"
 #include "io/notify_journal.hpp"
 #include "io/zookeeper_store.hpp"
+
+#ifndef IOTA_WEB_DIR
+#define IOTA_WEB_DIR "web"
+#endif
 
 #ifndef IOTA_VERSION
 #define IOTA_VERSION "0.0.0"
@@ -111,6 +117,9 @@ int run_daemon(int argc, char** argv) {
   auto store = io::make_zookeeper_store(cfg.zookeeper);
   auto stats = actors::spawn_stats(sys);
   std::map<std::string, msg::orchestrator_actor> orchestrators;
+  actors::http_api_settings api_cfg;
+  api_cfg.stats = stats;
+  api_cfg.request_timeout = cfg.http.request_timeout;
   for (auto& r : cfg.resources) {
     actors::orchestrator_settings s;
     s.resource = r.resource;
@@ -121,6 +130,7 @@ int run_daemon(int argc, char** argv) {
     auto a = actors::spawn_resource_orchestrator(sys, s, store, make_inventory(r));
     caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(a));
     orchestrators.emplace(r.resource, a);
+    api_cfg.resources.emplace(r.resource, actors::api_resource{a, r.instance_name, r.options});
     log::info("daemon", "orchestrator for " + r.resource + " started (inventory " +
                           r.inventory.file + ")");
   }
@@ -131,6 +141,28 @@ int run_daemon(int argc, char** argv) {
   auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, journal, window);
   caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(bridge));
   store->start();
+
+  auto api = actors::spawn_http_api(sys, api_cfg);
+  caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(api));
+  io::http_server_settings hs;
+  hs.listen = cfg.http.listen;
+  hs.body_limit = cfg.http.body_limit;
+  hs.cors_origins = cfg.http.cors_origins;
+  hs.response_timeout = api_cfg.orchestrate_timeout + std::chrono::seconds{5};
+  auto http = io::make_http_server(hs, actors::make_http_handler(api, IOTA_WEB_DIR));
+  std::string http_error;
+  if (!http->start(http_error)) {
+    std::cerr << "http: cannot listen on " << cfg.http.listen << ": " << http_error << "\n";
+    for (auto& [_, a] : orchestrators)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto a : {caf::actor_cast<caf::actor>(api), caf::actor_cast<caf::actor>(bridge),
+                   caf::actor_cast<caf::actor>(stats)})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    store->stop();
+    return 1;
+  }
+  log::info("daemon", "dashboard on http://" + cfg.http.listen + "/ (port " +
+                        std::to_string(http->port()) + ")");
 
   io::mqtt_settings ms;
   ms.brokers = io::parse_broker_urls(cfg.mqtt.brokers);
@@ -157,6 +189,8 @@ int run_daemon(int argc, char** argv) {
   // Stop order: intake first (no new notifies; what is journaled but not durable is replayed
   // next start), then the actors, then the store (its callbacks end), then the system.
   intake.stop();
+  http->stop();
+  caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   for (auto& [_, a] : orchestrators)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

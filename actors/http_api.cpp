@@ -1,0 +1,303 @@
+#include "actors/http_api.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/metrics.hpp"
+#include "actors/probe.hpp"
+#include "messages/errors.hpp"
+#include "model/status.hpp"
+#include "model/zk_layout.hpp"
+
+namespace iota::actors {
+
+namespace {
+
+using nlohmann::json;
+
+struct api_state {
+  http_api_settings cfg;
+  actor_probe probe{"http_api"};
+  static inline const char* name = "http_api";
+};
+
+using self_ptr = http_api_actor::stateful_pointer<api_state>;
+
+io::http_response json_response(int status, const json& body) {
+  io::http_response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+// How a refusal or a failed request reads over HTTP.
+io::http_response error_response(const caf::error& e) {
+  if (e.category() == msg::refusal_category) {
+    int status = 500;
+    switch (static_cast<msg::refusal>(e.code())) {
+      case msg::refusal::busy: status = 409; break;
+      case msg::refusal::invalid_request: status = 400; break;
+      case msg::refusal::not_found: status = 404; break;
+      case msg::refusal::unprocessable: status = 422; break;
+      case msg::refusal::unavailable: status = 503; break;
+      case msg::refusal::no_room: status = 409; break;
+    }
+    return io::json_error(status, msg::refusal_text(e));
+  }
+  if (e == caf::sec::request_timeout)
+    return io::json_error(503, "timed out waiting for the orchestrator");
+  return io::json_error(503, "orchestrator unavailable: " + caf::to_string(e));
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    auto next = path.find('/', pos);
+    if (next == std::string::npos)
+      next = path.size();
+    if (next > pos)
+      out.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+json instance_json(const model::instance_status& i, const std::string& instance_name) {
+  return {{"id", std::to_string(i.id)},
+          {"used", i.used},
+          {"count", i.count},
+          {"reloadTimes", i.reload_times},
+          {"pod", {{"name", instance_name + "-" + std::to_string(i.id)}, {"phase", "Unknown"}, {"restarts", 0}}},
+          {"lastHeartbeat", nullptr}};
+}
+
+json status_json(const model::orchestration_status& s, const std::string& instance_name) {
+  auto j = model::to_json(s);
+  auto instances = json::array();
+  for (auto& i : s.instances)
+    instances.push_back(instance_json(i, instance_name));
+  j["instances"] = std::move(instances);
+  return j;
+}
+
+io::http_response method_not_allowed(const char* allowed) {
+  auto r = io::json_error(405, std::string{"method not allowed; use "} + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+void orchestrate(self_ptr self, const api_resource& res, const io::http_request& req, const io::http_responder& respond) {
+  auto ct = req.header("content-type");
+  if (!req.body.empty() && !ct.empty() && ct.find("application/json") == std::string::npos) {
+    respond(io::json_error(415, "Content-Type must be application/json, got " + ct));
+    return;
+  }
+  json body;  // null: no body, the configured options
+  if (!req.body.empty()) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) {
+      respond(io::json_error(400, "malformed JSON in the request body"));
+      return;
+    }
+  }
+  auto parsed = model::parse_orchestrate_request(body, res.options);
+  if (auto* err = std::get_if<std::string>(&parsed)) {
+    respond(io::json_error(400, *err));
+    return;
+  }
+  auto request = std::get<model::orchestrate_request>(parsed);
+  if (auto it = req.query.find("dryRun"); it != req.query.end()) {
+    if (it->second == "true" || it->second == "1")
+      request.dry_run = true;
+    else if (it->second != "false" && it->second != "0") {
+      respond(io::json_error(400, "dryRun must be true or false, got \"" + it->second + "\""));
+      return;
+    }
+  }
+  auto timeout = self->state.cfg.orchestrate_timeout;
+  if (request.dry_run) {
+    self->request(res.orchestrator, timeout, msg::plan_atom::value, request)
+      .then(
+        [respond](std::string& plan) {
+          io::http_response r;
+          r.body = std::move(plan);
+          respond(std::move(r));
+        },
+        [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  auto instance_name = res.instance_name;
+  self->request(res.orchestrator, timeout, msg::orchestrate_atom::value, request)
+    .then(
+      [respond, instance_name](model::orchestration_status& s) {
+        respond(json_response(200, status_json(s, instance_name)));
+      },
+      [respond](caf::error& e) { respond(error_response(e)); });
+}
+
+void route(self_ptr self, http_call& call) {
+  auto& st = self->state;
+  auto& req = call.request;
+  auto respond = call.respond;
+  auto seg = split_path(req.path);
+  auto timeout = st.cfg.request_timeout;
+  const bool get = req.method == "GET";
+  const bool post = req.method == "POST";
+
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    return respond(json_response(200, {{"status", "ok"}}));
+  }
+  if (seg.size() == 1 && (seg[0] == "metrics" || seg[0] == "readyz")) {
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    if (seg[0] == "metrics") {
+      self->request(st.cfg.stats, timeout, msg::stats_atom::value)
+        .then(
+          [respond](std::vector<msg::actor_stats>& s) {
+            io::http_response r;
+            r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            r.body = render_prometheus(s);
+            respond(std::move(r));
+          },
+          [respond](caf::error& e) { respond(error_response(e)); });
+      return;
+    }
+    // readyz: every orchestrator rebuilt from ZooKeeper and connected.
+    struct gather {
+      json resources = json::object();
+      std::size_t waiting = 0;
+      bool ready = true;
+    };
+    auto g = std::make_shared<gather>();
+    g->waiting = st.cfg.resources.size();
+    if (g->waiting == 0)
+      return respond(json_response(200, {{"ready", true}}));
+    for (auto& [name, res] : st.cfg.resources) {
+      auto finish = [g, respond] {
+        if (--g->waiting == 0)
+          respond(json_response(g->ready ? 200 : 503, {{"ready", g->ready}, {"resources", g->resources}}));
+      };
+      self->request(res.orchestrator, timeout, msg::status_atom::value)
+        .then(
+          [g, name = name, finish](model::orchestration_status& s) {
+            g->resources[name] = s.ready;
+            g->ready = g->ready && s.ready;
+            finish();
+          },
+          [g, name = name, finish](caf::error&) {
+            g->resources[name] = false;
+            g->ready = false;
+            finish();
+          });
+    }
+    return;
+  }
+  if (seg.size() < 2 || seg[0] != "v1" || seg[1] != "api")
+    return respond(io::json_error(404, "no such route: " + req.path));
+  if (seg.size() == 3 && seg[2] == "stats") {
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    self->request(st.cfg.stats, timeout, msg::stats_atom::value)
+      .then([respond](std::vector<msg::actor_stats>& s) { respond(json_response(200, stats_json(s))); },
+            [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  if (seg.size() == 3 && seg[2] == "orchestrations") {  // the resource types (for the dashboard)
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    auto names = json::array();
+    for (auto& [name, _] : st.cfg.resources)
+      names.push_back(name);
+    return respond(json_response(200, {{"resources", names}}));
+  }
+  if (seg.size() < 4 || seg[2] != "orchestrations")
+    return respond(io::json_error(404, "no such route: " + req.path));
+  auto it = st.cfg.resources.find(seg[3]);
+  if (it == st.cfg.resources.end())
+    return respond(io::json_error(404, "unknown resource " + json(seg[3]).dump()));
+  auto& res = it->second;
+  auto instance_name = res.instance_name;
+
+  if (seg.size() == 4) {  // GET /v1/api/orchestrations/:resource
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    self->request(res.orchestrator, timeout, msg::status_atom::value)
+      .then(
+        [respond, instance_name](model::orchestration_status& s) {
+          respond(json_response(200, status_json(s, instance_name)));
+        },
+        [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  if (seg.size() == 5 && seg[4] == "orchestrate") {
+    if (!post)
+      return respond(method_not_allowed("POST"));
+    return orchestrate(self, res, req, respond);
+  }
+  if (seg.size() == 6 && seg[5] == "instances") {  // GET /:resource/:id/instances
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    self->request(res.orchestrator, timeout, msg::lookup_atom::value, seg[4])
+      .then([respond](model::instance_id id) { respond(json_response(200, {{"runIn", std::to_string(id)}})); },
+            [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  if (seg.size() == 7 && seg[4] == "instances" && seg[6] == "drain") {
+    if (!post)
+      return respond(method_not_allowed("POST"));
+    auto id = model::parse_instance_name(seg[5]);
+    if (!id)
+      return respond(io::json_error(400, "instance id must be a non-negative integer, got " + json(seg[5]).dump()));
+    self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::drain_atom::value, *id)
+      .then(
+        [respond, instance_name](model::orchestration_status& s) {
+          respond(json_response(200, status_json(s, instance_name)));
+        },
+        [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  respond(io::json_error(404, "no such route: " + req.path));
+}
+
+http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings cfg) {
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](msg::http_atom, http_call& call) {
+      auto t = self->state.probe.measure("http");
+      self->state.probe.add("requests");
+      route(self, call);
+    },
+    [=](msg::stats_atom) -> msg::actor_stats {
+      auto t = self->state.probe.measure("stats");
+      return self->state.probe.snapshot(self->mailbox().size());
+    },
+  };
+}
+
+}  // namespace
+
+http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings settings) {
+  return sys.spawn(api_behavior, std::move(settings));
+}
+
+io::http_handler make_http_handler(http_api_actor api, std::string static_root) {
+  return [api, root = std::move(static_root)](io::http_request req, io::http_responder respond) {
+    bool api_path = req.path.rfind("/v1/", 0) == 0 || req.path == "/metrics" ||
+                    req.path == "/healthz" || req.path == "/readyz";
+    if (!api_path && req.method == "GET") {
+      if (auto file = io::serve_static(root, req.path))
+        return respond(std::move(*file));
+      return respond(io::json_error(404, "no such page: " + req.path));
+    }
+    caf::anon_send(api, msg::http_atom::value, http_call{std::move(req), std::move(respond)});
+  };
+}
+
+}  // namespace iota::actors
