@@ -1,0 +1,247 @@
+// The REST API of the running daemon over real HTTP (real ZooKeeper and mosquitto behind it):
+// every route and every error path, the dashboard, /metrics as Prometheus text.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <future>
+#include <map>
+#include <sstream>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/daemon_process.hpp"
+#include "tests/fixtures/http_client.hpp"
+#include "tests/fixtures/mosquitto_server.hpp"
+#include "tests/fixtures/process.hpp"
+#include "tests/fixtures/zookeeper_server.hpp"
+
+using namespace iota;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> ids(int n, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+struct api_fixture {
+  test::zookeeper_server zk;
+  test::mosquitto_server broker;
+  std::unique_ptr<test::daemon_process> daemon;
+  int port = 0;
+
+  api_fixture() {
+    test::daemon_options o;
+    o.zookeeper = zk.hosts();
+    o.mqtt_url = broker.url();
+    o.thing_inventory = ids(300, "thing-");
+    o.rule_inventory = ids(200000, "rule-");
+    o.cors_origins = {"http://console.example"};
+    daemon = std::make_unique<test::daemon_process>(o);
+    daemon->start();
+    port = daemon->http_port();
+    REQUIRE(test::wait_until([&] { return call("GET", "/readyz").status == 200; }, 120s));
+  }
+
+  test::http_result call(const std::string& method, const std::string& target, const std::string& body = {},
+                         std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return test::http_request(port, method, target, body, std::move(headers));
+  }
+
+  json call_json(const std::string& method, const std::string& target, int expected_status,
+                 const std::string& body = {}) {
+    auto r = call(method, target, body);
+    INFO(method << " " << target << " -> " << r.status << " " << r.body);
+    REQUIRE(r.status == expected_status);
+    CHECK(r.header("content-type").find("application/json") != std::string::npos);
+    auto j = json::parse(r.body, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    return j;
+  }
+};
+
+// The error body the spec asks for: {"error":"..."} naming what was wrong.
+void check_error(const json& j, const std::string& mentions) {
+  REQUIRE(j.contains("error"));
+  REQUIRE(j["error"].is_string());
+  CHECK(j["error"].get<std::string>().find(mentions) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(api_fixture, "the REST API answers every route and error path", "[e2e][http]") {
+  CHECK(call_json("GET", "/healthz", 200)["status"] == "ok");
+  CHECK(call_json("GET", "/readyz", 200)["ready"] == true);
+
+  auto empty = call_json("GET", "/v1/api/orchestrations/Thing", 200);
+  CHECK(empty["resource"] == "Thing");
+  CHECK(empty["orchestrating"] == false);
+  CHECK(empty["instances"].empty());
+  check_error(call_json("GET", "/v1/api/orchestrations/Nope", 404), "Nope");
+
+  // Validation: nothing is written.
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 400, R"({"maxInstances":2})"),
+              "maxInstances");
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 400, R"({"resourcePerInstance":"x"})"),
+              "resourcePerInstance");
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 400, "{not json"), "malformed JSON");
+  auto wrong_type = call("POST", "/v1/api/orchestrations/Thing/orchestrate", "maxInstances=5",
+                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(wrong_type.status == 415);
+  check_error(call_json("POST", "/v1/api/orchestrations/Nope/orchestrate", 404), "Nope");
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 422,
+                        R"({"maxInstances":3,"resourcePerInstance":10,"initInstances":1})"),
+              "require instances more than the max: 31/3");
+  CHECK(call_json("GET", "/v1/api/orchestrations/Thing", 200)["instances"].empty());
+
+  // Dry run: the plan, nothing written.
+  auto plan = call_json("POST", "/v1/api/orchestrations/Thing/orchestrate?dryRun=true", 200);
+  CHECK(plan["instances"] == 10);
+  CHECK(plan["resourcePerInstance"] == 31);  // 300/5000+1 < 10: 10 instances of 300/10+1
+  CHECK(plan["placements"] == 300);
+  CHECK(call_json("GET", "/v1/api/orchestrations/Thing", 200)["instances"].empty());
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate?dryRun=maybe", 400), "dryRun");
+
+  // The web dashboard's call: POST without a body.
+  auto done = call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 200);
+  CHECK(done["resource"] == "Thing");
+  CHECK(done["orchestrateSuccess"] == true);
+  CHECK(done["resources"] == 300);
+  REQUIRE(done["instances"].size() == 10);
+  auto& first = done["instances"][0];
+  CHECK(first["id"] == "0");
+  CHECK(first["used"] == 30);
+  CHECK(first["count"] == 31);
+  CHECK(first["reloadTimes"] == 0);
+  CHECK(first["pod"]["name"] == "iota-dac-0");
+
+  // Which instance runs resource X.
+  CHECK(call_json("GET", "/v1/api/orchestrations/Thing/thing-0/instances", 200)["runIn"] == "0");
+  CHECK(call_json("GET", "/v1/api/orchestrations/Thing/thing-299/instances", 200)["runIn"] == "9");
+  check_error(call_json("GET", "/v1/api/orchestrations/Thing/no-such-thing/instances", 404), "no-such-thing");
+
+  // Drain: refused while the others lack room (9 x 1 free for 30), fine once they have it.
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/instances/3/drain", 409),
+              "instance 3 holds 30 resources but the other instances have room for 9");
+  auto resized = call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 200,
+                           R"({"resourcePerInstance":100,"initInstances":1})");
+  CHECK(resized["instances"].size() == 4);  // 300/100+1, sticky: the 4 best kept
+  CHECK(resized["instances"][3]["id"] == "3");
+  auto drained = call_json("POST", "/v1/api/orchestrations/Thing/instances/3/drain", 200);
+  CHECK(drained["instances"].size() == 3);
+  CHECK(drained["resources"] == 300);
+  for (auto& i : drained["instances"])
+    CHECK(i["used"] == 100);
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/instances/3/drain", 404), "instance 3");
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/instances/abc/drain", 400), "abc");
+
+  // Wrong methods and unknown routes.
+  CHECK(call("GET", "/v1/api/orchestrations/Thing/orchestrate").status == 405);
+  CHECK(call("DELETE", "/v1/api/orchestrations/Thing").status == 405);
+  check_error(call_json("GET", "/v1/api/nothing-here", 404), "no such route");
+}
+
+TEST_CASE_METHOD(api_fixture, "a second orchestrate while one runs gets 409", "[e2e][http]") {
+  auto first = std::async(std::launch::async, [&] {
+    return call("POST", "/v1/api/orchestrations/Rule/orchestrate", R"({"resourcePerInstance":4000,"initInstances":1})");
+  });
+  // 200,000 Rules: long enough to be seen running.
+  bool seen = test::wait_until([&] {
+    return call_json("GET", "/v1/api/orchestrations/Rule", 200)["orchestrating"] == true;
+  }, 60s);
+  if (seen) {
+    auto second = call_json("POST", "/v1/api/orchestrations/Rule/orchestrate", 409);
+    check_error(second, "already running");
+  }
+  auto r = first.get();
+  REQUIRE(r.status == 200);
+  auto body = json::parse(r.body);
+  CHECK(body["resources"] == 200000);
+  CHECK(body["instances"].size() == 51);  // 200000/4000+1
+  CHECK(seen);
+}
+
+TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metrics]") {
+  call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 200);
+  auto stats = call_json("GET", "/v1/api/stats", 200);
+  std::set<std::string> actors;
+  for (auto& a : stats["actors"])
+    actors.insert(a["actor"].get<std::string>());
+  CHECK(actors.count("resource_orchestrator/Thing") == 1);
+  CHECK(actors.count("resource_orchestrator/Rule") == 1);
+  CHECK(actors.count("mqtt_bridge") == 1);
+  CHECK(actors.count("http_api") == 1);
+
+  auto m = call("GET", "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK(m.header("content-type").find("text/plain") == 0);
+  // A small parser of the text exposition format.
+  std::regex sample{R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|\+Inf|-Inf|NaN)$)"};
+  std::regex type_line{R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)"};
+  std::map<std::string, std::string> types;
+  std::set<std::string> histogram_parts;
+  std::size_t samples = 0;
+  std::istringstream in{m.body};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP ", 0) == 0)
+      continue;
+    std::smatch match;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      REQUIRE(std::regex_match(line, match, type_line));
+      REQUIRE(types.emplace(match[1], match[2]).second);  // one TYPE per family
+      continue;
+    }
+    INFO(line);
+    REQUIRE(std::regex_match(line, match, sample));
+    std::string name = match[1];
+    std::string family = name;
+    for (auto suffix : {"_bucket", "_sum", "_count"})
+      if (!types.count(family) && family.size() > std::strlen(suffix) &&
+          family.compare(family.size() - std::strlen(suffix), std::strlen(suffix), suffix) == 0)
+        family = family.substr(0, family.size() - std::strlen(suffix));
+    REQUIRE(types.count(family) == 1);  // declared before its samples
+    if (types[family] == "histogram")
+      histogram_parts.insert(name.substr(family.size()));
+    ++samples;
+  }
+  CHECK(samples > 20);
+  CHECK(types["iota_actor_messages_received_total"] == "counter");
+  CHECK(types["iota_resources"] == "gauge");
+  CHECK(types["iota_multi_latency_seconds"] == "histogram");
+  CHECK(histogram_parts == std::set<std::string>{"_bucket", "_sum", "_count"});
+  CHECK(m.body.find(R"(iota_multi_latency_seconds_bucket{actor="resource_orchestrator/Thing",le="+Inf"})") !=
+        std::string::npos);
+}
+
+TEST_CASE_METHOD(api_fixture, "dashboard, static files, CORS and bad requests", "[e2e][http]") {
+  auto page = call("GET", "/");
+  CHECK(page.status == 200);
+  CHECK(page.header("content-type").find("text/html") == 0);
+  CHECK(page.body.find("iota-orchestrator") != std::string::npos);
+  CHECK(page.body.find("N/A") != std::string::npos);  // the lookup's answer on error
+  CHECK(page.body.find("http://") == std::string::npos);  // no CDN
+  for (auto bad : {"/../etc/passwd", "/%2e%2e/etc/passwd", "/..%2fetc%2fpasswd", "/nope.html"})
+    CHECK(call("GET", bad).status == 404);
+
+  auto allowed = call("GET", "/v1/api/orchestrations/Thing", {}, {{"Origin", "http://console.example"}});
+  CHECK(allowed.header("access-control-allow-origin") == "http://console.example");
+  CHECK(allowed.header("access-control-allow-credentials") == "true");
+  auto refused = call("GET", "/v1/api/orchestrations/Thing", {}, {{"Origin", "http://evil.example"}});
+  CHECK(refused.header("access-control-allow-origin").empty());
+  auto preflight = call("OPTIONS", "/v1/api/orchestrations/Thing/orchestrate", {},
+                        {{"Origin", "http://console.example"}, {"Access-Control-Request-Method", "POST"},
+                         {"Access-Control-Request-Headers", "content-type"}});
+  CHECK(preflight.status == 204);
+  CHECK(preflight.header("access-control-allow-origin") == "http://console.example");
+
+  auto huge = call("POST", "/v1/api/orchestrations/Thing/orchestrate", std::string(100 * 1024, ' '));
+  CHECK(huge.status == 413);
+  CHECK(call("GET", "/healthz").status == 200);  // still serving
+}
