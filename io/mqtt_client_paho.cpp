@@ -419,10 +419,19 @@ class paho_mqtt_client final : public mqtt_client {
           rc = MQTTAsync_unsubscribe(handle_, pump_topic, &ro);
         }
         lk.lock();
+        // Each round delivers one queued message; files that never go away (paho did not load
+        // them) must not keep us sending UNSUBSCRIBEs forever.
+        pump_stalled_rounds_ = left < pump_last_left_ ? 0 : pump_stalled_rounds_ + 1;
+        pump_last_left_ = left;
         if (left == 0) {
           pumping_ = false;
           pump_in_flight_ = false;
           log::info("mqtt", "messages kept from the previous run delivered");
+        } else if (pump_stalled_rounds_ >= 200) {
+          pumping_ = false;
+          pump_in_flight_ = false;
+          log::warn("mqtt", std::to_string(left) + " paho queue file(s) in " +
+                              client_dir_.string() + " are not being delivered; stopped pumping");
         } else if (rc != MQTTASYNC_SUCCESS) {
           pump_in_flight_ = false;
           cv_.wait_for(lk, std::chrono::milliseconds{100});
@@ -744,6 +753,8 @@ class paho_mqtt_client final : public mqtt_client {
   bool pumping_ = false;
   bool pump_in_flight_ = false;
   clock::time_point pump_sent_{};
+  std::size_t pump_last_left_ = static_cast<std::size_t>(-1);
+  unsigned pump_stalled_rounds_ = 0;
 };
 
 }  // namespace

@@ -35,3 +35,19 @@ namespace iota::msg {
 using http_atom = caf::atom_constant<caf::atom("http")>;              // one REST request
 
 }  // namespace iota::msg
+
+namespace iota::msg {
+
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;   // an instance is alive
+using check_atom = caf::atom_constant<caf::atom("check")>;           // heartbeat check period
+using restart_atom = caf::atom_constant<caf::atom("restart")>;       // delete + create a pod
+using phase_atom = caf::atom_constant<caf::atom("phase")>;           // a pod phase observed
+using pod_check_atom = caf::atom_constant<caf::atom("podcheck")>;    // pod monitor period
+using channel_atom = caf::atom_constant<caf::atom("channel")>;       // heartbeat channel health
+using maintenance_atom = caf::atom_constant<caf::atom("maintain")>;  // maintenance mode on/off
+using stop_atom = caf::atom_constant<caf::atom("stop")>;             // instance removed
+using done_atom = caf::atom_constant<caf::atom("done")>;             // a driver call finished
+using kafka_atom = caf::atom_constant<caf::atom("kafka")>;           // a consumed message
+using kafka_state_atom = caf::atom_constant<caf::atom("kafkastate")>;
+
+}  // namespace iota::msg

@@ -118,7 +118,10 @@ int main(int argc, char** argv) {
     return r == 1 ? 0 : 2;
 
   // Block the stop signals before librdkafka starts its threads (they inherit the mask), so
-  // only sigwait() below ever sees them.
+  // only sigwait() below ever sees them. A signal ignored at exec (SIGINT for a background
+  // job of a non-interactive shell) would be discarded even while blocked: reset them first.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

@@ -1,0 +1,257 @@
+#include "actors/instance_supervisor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "io/log.hpp"
+
+namespace iota::actors {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+enum class operation { none, checking, removing, creating, waiting };
+
+struct supervisor_state {
+  io::instance_ref ref;
+  supervisor_settings cfg;
+  std::shared_ptr<io::instance_driver> driver;
+  std::string log_name;
+
+  io::pod_phase phase = io::pod_phase::unknown;
+  bool heartbeat_seen = false;
+  std::int64_t last_heartbeat_ms = 0;
+  clock_type::time_point grace_from = clock_type::now();
+
+  operation op = operation::none;
+  std::uint64_t op_id = 0;               // tags driver callbacks and timers
+  std::optional<msg::restart_cause> pending;  // a restart asked for while busy
+  bool stopping = false;
+
+  std::uint32_t restarts = 0;
+  std::array<std::uint32_t, 3> by_cause{};
+  std::uint32_t consecutive = 0;         // restarts without a stable period in between
+  std::optional<clock_type::time_point> last_restart;
+  static inline const char* name = "instance_supervisor";
+};
+
+using self_ptr = msg::supervisor_actor::stateful_pointer<supervisor_state>;
+
+io::pod_phase phase_from(int p) { return static_cast<io::pod_phase>(p); }
+
+void begin_restart(self_ptr self, msg::restart_cause cause);
+
+// Runs a driver call whose result comes back as a done message tagged with a new op id.
+void driver_call(self_ptr self, operation op, bool create) {
+  auto& st = self->state;
+  st.op = op;
+  auto id = ++st.op_id;
+  msg::supervisor_actor hdl = self;
+  auto done = [hdl, id](io::driver_result r) {
+    caf::anon_send(hdl, msg::done_atom::value, id, static_cast<int>(r.status), r.detail);
+  };
+  if (create)
+    st.driver->create(st.ref, done);
+  else
+    st.driver->remove(st.ref, done);
+}
+
+void check_pod(self_ptr self) {
+  auto& st = self->state;
+  if (st.op != operation::none)
+    return;
+  st.op = operation::checking;
+  auto id = ++st.op_id;
+  msg::supervisor_actor hdl = self;
+  st.driver->get(st.ref, [hdl, id](io::pod_status s) {
+    caf::anon_send(hdl, msg::done_atom::value, id, -1 - static_cast<int>(s.phase), s.detail);
+  });
+}
+
+// What a phase means when no operation of ours explains it.
+void react_to_phase(self_ptr self, io::pod_phase p, const std::string& detail) {
+  auto& st = self->state;
+  st.phase = p;
+  switch (p) {
+    case io::pod_phase::running:
+    case io::pod_phase::pending:
+      break;
+    case io::pod_phase::missing:
+      log::warn(st.log_name, "pod " + st.ref.pod_name() + " is missing; creating it");
+      begin_restart(self, msg::restart_cause::missing);
+      break;
+    default:
+      log::warn(st.log_name, "pod " + st.ref.pod_name() + " is " +
+                                   std::string{io::to_string(p)} +
+                                   (detail.empty() ? "" : " (" + detail + ")") + "; restarting it");
+      begin_restart(self, msg::restart_cause::phase);
+  }
+}
+
+void start_removal(self_ptr self) { driver_call(self, operation::removing, false); }
+
+void begin_restart(self_ptr self, msg::restart_cause cause) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  if (st.op != operation::none && st.op != operation::checking) {
+    st.pending = cause;  // one restart at a time; the latest reason wins
+    return;
+  }
+  auto now = clock_type::now();
+  auto stable = std::max(st.cfg.max_backoff, st.cfg.grace_period * 2);
+  st.consecutive = (st.last_restart && now - *st.last_restart < stable) ? st.consecutive + 1 : 1;
+  st.last_restart = now;
+  ++st.restarts;
+  ++st.by_cause[static_cast<std::size_t>(cause)];
+  std::chrono::milliseconds delay{0};
+  if (st.consecutive > 1) {
+    auto factor = std::min<std::uint32_t>(st.consecutive - 2, 20);
+    delay = std::min<std::chrono::milliseconds>(st.cfg.max_backoff, st.cfg.first_backoff * (std::int64_t{1} << factor));
+  }
+  log::info(st.log_name, std::string{"restart of instance ["} + std::to_string(st.ref.id) +
+                               "] (cause " + msg::to_string(cause) + ", restart " +
+                               std::to_string(st.restarts) +
+                               (delay.count() ? ", crash-loop backoff " + std::to_string(delay.count()) + " ms"
+                                              : "") + ")");
+  if (delay.count() > 0) {
+    st.op = operation::waiting;
+    auto id = ++st.op_id;
+    self->delayed_send(self, delay, msg::retry_atom::value, id);
+    return;
+  }
+  start_removal(self);
+}
+
+void on_done(self_ptr self, int code, const std::string& detail) {
+  auto& st = self->state;
+  auto op = st.op;
+  st.op = operation::none;
+  if (op == operation::checking) {
+    react_to_phase(self, phase_from(-1 - code), detail);
+  } else if (op == operation::removing) {
+    auto r = static_cast<io::driver_result::code>(code);
+    if (st.stopping) {
+      if (r != io::driver_result::code::ok && r != io::driver_result::code::not_found)
+        log::warn(st.log_name, "deleting pod " + st.ref.pod_name() + " failed: " + detail);
+      self->quit();
+      return;
+    }
+    if (r == io::driver_result::code::ok || r == io::driver_result::code::not_found) {
+      st.phase = io::pod_phase::missing;
+      driver_call(self, operation::creating, true);
+    } else {
+      log::warn(st.log_name, "deleting pod " + st.ref.pod_name() + " failed (" + detail + "); retrying");
+      st.op = operation::waiting;
+      self->delayed_send(self, st.cfg.retry_delay, msg::retry_atom::value, ++st.op_id);
+    }
+    return;
+  } else if (op == operation::creating) {
+    auto r = static_cast<io::driver_result::code>(code);
+    if (r == io::driver_result::code::ok) {
+      st.phase = io::pod_phase::pending;
+      st.grace_from = clock_type::now();
+      st.heartbeat_seen = false;
+    } else {
+      // 409 while the old pod terminates, or an error: try again later, never give up.
+      log::info(st.log_name, "creating pod " + st.ref.pod_name() + " did not succeed yet (" +
+                                   detail + "); retrying");
+      st.op = operation::creating;
+      self->delayed_send(self, st.cfg.retry_delay, msg::retry_atom::value, ++st.op_id);
+      return;
+    }
+  }
+  if (st.pending && st.op == operation::none) {
+    auto cause = *st.pending;
+    st.pending.reset();
+    begin_restart(self, cause);
+  }
+}
+
+msg::supervisor_actor::behavior_type supervisor_behavior(self_ptr self, io::instance_ref ref,
+                                                         supervisor_settings cfg,
+                                                         std::shared_ptr<io::instance_driver> driver) {
+  auto& st = self->state;
+  st.log_name = "supervisor[" + ref.resource + "/" + std::to_string(ref.id) + "]";
+  st.ref = std::move(ref);
+  st.cfg = cfg;
+  st.driver = std::move(driver);
+  check_pod(self);  // ensure it exists: missing -> create, dead -> restart
+  return {
+    [=](msg::heartbeat_atom, std::int64_t ts_ms) {
+      self->state.heartbeat_seen = true;
+      self->state.last_heartbeat_ms = ts_ms;
+    },
+    [=](msg::check_atom) -> msg::check_result {
+      auto& st = self->state;
+      msg::check_result r;
+      r.id = st.ref.id;
+      r.silent = !st.heartbeat_seen;
+      r.eligible = st.op == operation::none && !st.stopping &&
+                   clock_type::now() - st.grace_from >= st.cfg.grace_period;
+      st.heartbeat_seen = false;
+      return r;
+    },
+    [=](msg::restart_atom, std::uint8_t cause) {
+      begin_restart(self, static_cast<msg::restart_cause>(cause));
+    },
+    [=](msg::phase_atom, int phase, const std::string& detail) {
+      auto& st = self->state;
+      if (st.op != operation::none || st.stopping) {
+        st.phase = phase_from(phase) == io::pod_phase::missing ? st.phase : phase_from(phase);
+        return;  // our own delete/create explains it
+      }
+      react_to_phase(self, phase_from(phase), detail);
+    },
+    [=](msg::pod_check_atom) { check_pod(self); },
+    [=](msg::status_atom) -> msg::instance_health {
+      auto& st = self->state;
+      msg::instance_health h;
+      h.id = st.ref.id;
+      h.phase = std::string{io::to_string(st.phase)};
+      h.restarts = st.restarts;
+      h.restarts_by_cause = st.by_cause;
+      h.last_heartbeat_ms = st.last_heartbeat_ms;
+      h.in_grace = clock_type::now() - st.grace_from < st.cfg.grace_period;
+      return h;
+    },
+    [=](msg::stop_atom) {
+      auto& st = self->state;
+      st.stopping = true;
+      log::info(st.log_name, "instance removed; deleting pod " + st.ref.pod_name());
+      ++st.op_id;  // whatever was in flight no longer matters
+      start_removal(self);
+    },
+    [=](msg::done_atom, std::uint64_t id, int code, const std::string& detail) {
+      if (id != self->state.op_id)
+        return;
+      on_done(self, code, detail);
+    },
+    [=](msg::retry_atom, std::uint64_t id) {
+      auto& st = self->state;
+      if (id != st.op_id)
+        return;
+      if (st.op == operation::creating)
+        driver_call(self, operation::creating, true);
+      else
+        start_removal(self);
+    },
+  };
+}
+
+}  // namespace
+
+msg::supervisor_actor spawn_instance_supervisor(caf::actor_system& sys, io::instance_ref instance,
+                                                supervisor_settings settings,
+                                                std::shared_ptr<io::instance_driver> driver) {
+  return sys.spawn(supervisor_behavior, std::move(instance), settings, std::move(driver));
+}
+
+}  // namespace iota::actors
