@@ -1,5 +1,7 @@
 #include "actors/http_api.hpp"
 
+#include <ctime>
+
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
@@ -67,22 +69,70 @@ std::vector<std::string> split_path(const std::string& path) {
   return out;
 }
 
-json instance_json(const model::instance_status& i, const std::string& instance_name) {
+std::string iso8601(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+using health_map = std::map<int, msg::instance_health>;
+
+json instance_json(const model::instance_status& i, const std::string& instance_name, const health_map& health) {
+  auto h = health.find(i.id);
+  json pod = {{"name", instance_name + "-" + std::to_string(i.id)},
+              {"phase", h == health.end() ? "Unknown" : h->second.phase},
+              {"restarts", h == health.end() ? 0u : h->second.restarts}};
+  if (h != health.end())
+    pod["restartsByCause"] = {{"heartbeat", h->second.restarts_by_cause[0]},
+                              {"phase", h->second.restarts_by_cause[1]},
+                              {"missing", h->second.restarts_by_cause[2]}};
+  json last = nullptr;
+  if (h != health.end() && h->second.last_heartbeat_ms > 0)
+    last = iso8601(h->second.last_heartbeat_ms);
   return {{"id", std::to_string(i.id)},
           {"used", i.used},
           {"count", i.count},
           {"reloadTimes", i.reload_times},
-          {"pod", {{"name", instance_name + "-" + std::to_string(i.id)}, {"phase", "Unknown"}, {"restarts", 0}}},
-          {"lastHeartbeat", nullptr}};
+          {"pod", pod},
+          {"lastHeartbeat", last}};
 }
 
-json status_json(const model::orchestration_status& s, const std::string& instance_name) {
+json status_json(const model::orchestration_status& s, const std::string& instance_name,
+                 const health_map& health = {}) {
   auto j = model::to_json(s);
   auto instances = json::array();
+  bool maintenance = false;
   for (auto& i : s.instances)
-    instances.push_back(instance_json(i, instance_name));
+    instances.push_back(instance_json(i, instance_name, health));
+  for (auto& [_, h] : health)
+    maintenance = maintenance || h.maintenance;
   j["instances"] = std::move(instances);
+  j["maintenance"] = maintenance;
   return j;
+}
+
+// The orchestration merged with what the supervisors know of each instance's pod.
+void respond_status(self_ptr self, const api_resource& res, model::orchestration_status s,
+                    const io::http_responder& respond) {
+  auto instance_name = res.instance_name;
+  if (!res.fleet) {
+    respond(json_response(200, status_json(s, instance_name)));
+    return;
+  }
+  self->request(res.fleet, std::chrono::seconds{5}, msg::status_atom::value)
+    .then(
+      [respond, instance_name, s](std::vector<msg::instance_health>& hs) {
+        health_map m;
+        for (auto& h : hs)
+          m.emplace(h.id, h);
+        respond(json_response(200, status_json(s, instance_name, m)));
+      },
+      [respond, instance_name, s](caf::error&) { respond(json_response(200, status_json(s, instance_name))); });
 }
 
 io::http_response method_not_allowed(const char* allowed) {
@@ -131,12 +181,9 @@ void orchestrate(self_ptr self, const api_resource& res, const io::http_request&
         [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }
-  auto instance_name = res.instance_name;
   self->request(res.orchestrator, timeout, msg::orchestrate_atom::value, request)
     .then(
-      [respond, instance_name](model::orchestration_status& s) {
-        respond(json_response(200, status_json(s, instance_name)));
-      },
+      [self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },
       [respond](caf::error& e) { respond(error_response(e)); });
 }
 
@@ -222,18 +269,14 @@ void route(self_ptr self, http_call& call) {
   auto it = st.cfg.resources.find(seg[3]);
   if (it == st.cfg.resources.end())
     return respond(io::json_error(404, "unknown resource " + json(seg[3]).dump()));
-  auto& res = it->second;
-  auto instance_name = res.instance_name;
+  auto res = it->second;
 
   if (seg.size() == 4) {  // GET /v1/api/orchestrations/:resource
     if (!get)
       return respond(method_not_allowed("GET"));
     self->request(res.orchestrator, timeout, msg::status_atom::value)
-      .then(
-        [respond, instance_name](model::orchestration_status& s) {
-          respond(json_response(200, status_json(s, instance_name)));
-        },
-        [respond](caf::error& e) { respond(error_response(e)); });
+      .then([self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },
+            [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }
   if (seg.size() == 5 && seg[4] == "orchestrate") {
@@ -257,9 +300,7 @@ void route(self_ptr self, http_call& call) {
       return respond(io::json_error(400, "instance id must be a non-negative integer, got " + json(seg[5]).dump()));
     self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::drain_atom::value, *id)
       .then(
-        [respond, instance_name](model::orchestration_status& s) {
-          respond(json_response(200, status_json(s, instance_name)));
-        },
+        [self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },
         [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }

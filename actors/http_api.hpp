@@ -11,6 +11,7 @@
 
 #include "actors/stats.hpp"
 #include "io/http_server.hpp"
+#include "messages/liveness.hpp"
 #include "messages/orchestrator.hpp"
 
 namespace iota::actors {
@@ -29,6 +30,7 @@ struct api_resource {
   msg::orchestrator_actor orchestrator;
   std::string instance_name;          // pods are "<instanceName>-<id>"
   model::resource_options options;    // the configured defaults for orchestrate
+  msg::fleet_actor fleet;             // pod phases, restarts, heartbeats (may be null)
 };
 
 struct http_api_settings {

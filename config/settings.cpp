@@ -745,6 +745,20 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
            [&](const YAML::Node& v, const std::string& k) {
              s.reconcile_interval = as_duration(v, k, c, false);
            }},
+          {"localDriver",
+           [&](const YAML::Node& m, const std::string& p) {
+             read_map(m, p, c,
+                      {
+                          {"logDir",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.local_driver.log_dir = resolve_path(c.dir, non_empty(v, k));
+                           }},
+                          {"binDir",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.local_driver.bin_dir = resolve_path(c.dir, non_empty(v, k));
+                           }},
+                      });
+           }},
           {"orchestrator",
            [&](const YAML::Node& m, const std::string& p) {
              read_map(m, p, c,

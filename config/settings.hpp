@@ -73,6 +73,10 @@ struct settings {
     bool run_in_pod = false;
     std::string token;
   } kubernetes;
+  struct {
+    std::string log_dir = "./data/instances";  // one log file per instance
+    std::string bin_dir;                         // where the template's command is looked up first ("" = the daemon's own dir)
+  } local_driver;
   std::string templates_path = "./templates";
   struct {
     std::chrono::milliseconds heartbeat_period{90000};

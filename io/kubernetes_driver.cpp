@@ -382,6 +382,7 @@ class driver final : public instance_driver {
                  "/pods";
     if (config_error_.empty() && url_.tls) setup_tls();
     if (!config_error_.empty()) log::error(component, config_error_);
+    token_ = settings_.token;
     if (!settings_.token_file.empty()) reread_token();
     work_.emplace(ioc_.get_executor());
     io_thread_ = std::thread([this] {

@@ -7,6 +7,16 @@
 // lives until stop() has reaped every child.
 #include "io/local_process_driver.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -14,23 +24,14 @@
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <fcntl.h>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <poll.h>
-#include <signal.h>
 #include <stdexcept>
 #include <string_view>
-#include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <variant>
 
 #include "io/log.hpp"
@@ -50,18 +51,6 @@ constexpr std::string_view component = "local-driver";
 constexpr auto fallback_poll_period = 50ms;
 // CLOSE_RANGE_CLOEXEC of linux/close_range.h (kernel 5.11).
 constexpr unsigned close_range_cloexec = 1u << 2;
-
-std::string_view phase_text(pod_phase p) {
-  switch (p) {
-    case pod_phase::pending: return "Pending";
-    case pod_phase::running: return "Running";
-    case pod_phase::succeeded: return "Succeeded";
-    case pod_phase::failed: return "Failed";
-    case pod_phase::unknown: return "Unknown";
-    case pod_phase::missing: return "Missing";
-  }
-  return "Unknown";
-}
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -111,7 +100,7 @@ std::string resolve_command(const std::string& name, const std::string& bin_dir)
 
 struct child {
   instance_ref ref;
-  pid_t pid = -1;    // > 0 while the process has not been reaped
+  pid_t pid = -1;  // > 0 while the process has not been reaped
   int pidfd = -1;
   pod_phase phase = pod_phase::running;
   std::string detail;
@@ -123,8 +112,7 @@ struct child {
 
 class local_process_driver final : public instance_driver {
  public:
-  explicit local_process_driver(local_driver_settings settings)
-      : settings_(std::move(settings)) {
+  explicit local_process_driver(local_driver_settings settings) : settings_(std::move(settings)) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0)
       throw std::runtime_error("local driver: eventfd: " + errno_text(errno));
@@ -163,12 +151,16 @@ class local_process_driver final : public instance_driver {
 
   void create(const instance_ref& instance, result_fn done) override {
     post([this, instance, done] { do_create(instance, done); },
-         [done] { complete(done, {driver_result::code::error, "driver stopped"}); });
+         [done] {
+           complete(done, {driver_result::code::error, "driver stopped"});
+         });
   }
 
   void remove(const instance_ref& instance, result_fn done) override {
     post([this, instance, done] { do_remove(instance, done); },
-         [done] { complete(done, {driver_result::code::error, "driver stopped"}); });
+         [done] {
+           complete(done, {driver_result::code::error, "driver stopped"});
+         });
   }
 
   void get(const instance_ref& instance, status_fn done) override {
@@ -181,7 +173,9 @@ class local_process_driver final : public instance_driver {
         }
         deliver(done, std::move(s));
       },
-      [instance, done] { deliver(done, pod_status{instance, pod_phase::missing, "driver stopped"}); });
+      [instance, done] {
+        deliver(done, pod_status{instance, pod_phase::missing, "driver stopped"});
+      });
   }
 
   void watch(status_fn on_change) override {
@@ -191,12 +185,12 @@ class local_process_driver final : public instance_driver {
   void stop() override {
     {
       std::lock_guard lk(mu_);
-      if (stopping_)
-        return;
       stopping_ = true;
     }
     wake();
     // From a callback the thread cannot join itself: it ends once the callback returns.
+    // Concurrent stop()s: the first joins, the others wait for it here.
+    std::lock_guard lk(join_mu_);
     if (std::this_thread::get_id() != thread_.get_id() && thread_.joinable())
       thread_.join();
   }
@@ -220,8 +214,7 @@ class local_process_driver final : public instance_driver {
 
   void wake() {
     std::uint64_t one = 1;
-    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {}
   }
 
   static void complete(const result_fn& done, driver_result r) {
@@ -311,8 +304,7 @@ class local_process_driver final : public instance_driver {
     }
     if (r > 0 && (fds[0].revents & POLLIN)) {
       std::uint64_t n = 0;
-      while (::read(wake_fd_, &n, sizeof n) < 0 && errno == EINTR) {
-      }
+      while (::read(wake_fd_, &n, sizeof n) < 0 && errno == EINTR) {}
     }
   }
 
@@ -334,8 +326,7 @@ class local_process_driver final : public instance_driver {
       if (r == 0 && info.si_pid == c.pid) {
         ::kill(-c.pid, SIGKILL);
         pid_t w;
-        while ((w = ::waitpid(c.pid, &status, 0)) < 0 && errno == EINTR) {
-        }
+        while ((w = ::waitpid(c.pid, &status, 0)) < 0 && errno == EINTR) {}
         gone = true;
         how = w == c.pid ? wait_status_text(status) : "exit status unknown";
       } else if (r < 0 && errno == ECHILD) {
@@ -354,7 +345,8 @@ class local_process_driver final : public instance_driver {
       pid_t pid = c.pid;
       c.pid = -1;
       if (c.terminating) {
-        log::info(component, c.ref.pod_name() + " (pid " + std::to_string(pid) + ") removed, " + how);
+        log::info(component,
+                  c.ref.pod_name() + " (pid " + std::to_string(pid) + ") removed, " + how);
         auto callbacks = std::move(c.on_removed);
         child gone_child = std::move(c);
         it = children_.erase(it);
@@ -369,7 +361,7 @@ class local_process_driver final : public instance_driver {
       c.phase = status == 0 ? pod_phase::succeeded : pod_phase::failed;
       c.detail = how;
       log::info(component, c.ref.pod_name() + " (pid " + std::to_string(pid) + ") " + how + ": " +
-                             std::string(phase_text(c.phase)));
+                             std::string(to_string(c.phase)));
       if (report_changes)
         report(c);
       ++it;
@@ -398,9 +390,10 @@ class local_process_driver final : public instance_driver {
   void do_create(const instance_ref& ref, const result_fn& done) {
     const std::string pod = ref.pod_name();
     if (auto it = children_.find(pod); it != children_.end() && it->second.pid > 0) {
-      complete(done, {driver_result::code::conflict,
-                      (it->second.terminating ? "still terminating (pid " : "already running (pid ") +
-                        std::to_string(it->second.pid) + ")"});
+      complete(done,
+               {driver_result::code::conflict,
+                (it->second.terminating ? "still terminating (pid " : "already running (pid ") +
+                  std::to_string(it->second.pid) + ")"});
       return;
     }
     auto fail = [&](const std::string& why) {
@@ -492,7 +485,8 @@ class local_process_driver final : public instance_driver {
 
   // Template env in order (env[0] first and never overridden), the overrides, then the
   // daemon's environment for every name not set yet.
-  std::vector<std::string> environment(const std::vector<std::pair<std::string, std::string>>& tpl) const {
+  std::vector<std::string> environment(
+    const std::vector<std::pair<std::string, std::string>>& tpl) const {
     std::vector<std::pair<std::string, std::string>> vars = tpl;
     for (auto& [name, value] : settings_.env_overrides) {
       bool found = false;
@@ -587,8 +581,7 @@ class local_process_driver final : public instance_driver {
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::execve(program.c_str(), cargv.data(), cenv.data());
       int err = errno;
-      while (::write(pipe_fds[1], &err, sizeof err) < 0 && errno == EINTR) {
-      }
+      while (::write(pipe_fds[1], &err, sizeof err) < 0 && errno == EINTR) {}
       ::_exit(127);
     }
     int fork_errno = errno;
@@ -606,13 +599,11 @@ class local_process_driver final : public instance_driver {
     ::setpgid(pid, pid);  // also from here, so the group exists whoever runs first
     int exec_errno = 0;
     ssize_t n;
-    while ((n = ::read(pipe_fds[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-    }
+    while ((n = ::read(pipe_fds[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
     ::close(pipe_fds[0]);
     if (n > 0) {
       int status = 0;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
       error = "exec " + program + ": " + errno_text(exec_errno);
       return -1;
     }
@@ -633,8 +624,8 @@ class local_process_driver final : public instance_driver {
       log::info(component, "stopping " + std::to_string(running) + " instance(s)");
     for (;;) {
       reap_exited(false);
-      bool any = std::any_of(children_.begin(), children_.end(),
-                             [](auto& kv) { return kv.second.pid > 0; });
+      bool any =
+        std::any_of(children_.begin(), children_.end(), [](auto& kv) { return kv.second.pid > 0; });
       auto now = clock_type::now();
       if (!any || now >= deadline)
         break;
@@ -647,8 +638,7 @@ class local_process_driver final : public instance_driver {
                                ") still running after SIGTERM: SIGKILL");
         signal_group(c.pid, SIGKILL);
         int status = 0;
-        while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {}
         c.pid = -1;
       }
     for (auto& [name, c] : children_) {
@@ -666,6 +656,7 @@ class local_process_driver final : public instance_driver {
   const local_driver_settings settings_;
   int wake_fd_ = -1;
 
+  std::mutex join_mu_;
   std::mutex mu_;
   bool stopping_ = false;
   std::deque<std::pair<task, task>> queue_;

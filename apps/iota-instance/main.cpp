@@ -7,6 +7,10 @@
 // Threads: the main thread runs the schedule (loads, heartbeats, --exit-after, --hang-after,
 // the status file); ZooKeeper callbacks only record results and wake it; one thread waits for
 // SIGINT/SIGTERM. Loads are started from the main thread only, one at a time.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -20,16 +24,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
-#include <pthread.h>
-#include <signal.h>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "io/kafka_consumer.hpp"
 #include "io/log.hpp"
@@ -98,8 +98,7 @@ std::optional<std::chrono::milliseconds> parse_seconds(const std::string& text) 
   char* end = nullptr;
   errno = 0;
   double s = std::strtod(text.c_str(), &end);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || !std::isfinite(s) || s < 0 ||
-      s > 1e9)
+  if (errno != 0 || end == text.c_str() || *end != '\0' || !std::isfinite(s) || s < 0 || s > 1e9)
     return std::nullopt;
   return std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(s * 1000))};
 }
@@ -176,8 +175,7 @@ int parse(int argc, char** argv, options& o) {
       else {
         auto d = parse_seconds(v);
         if (!d || (arg == "--heartbeat" && d->count() == 0))
-          return fail(arg + ": expected a " +
-                      (arg == "--heartbeat" ? "positive" : "non-negative") +
+          return fail(arg + ": expected a " + (arg == "--heartbeat" ? "positive" : "non-negative") +
                       " number of seconds, got '" + v + "'");
         (arg == "--heartbeat" ? o.heartbeat : o.hang_after.emplace()) = *d;
       }
@@ -297,8 +295,8 @@ class worker {
         break;
       }
       if (exit_at && now >= *exit_at) {
-        iota::log::info(component_, "exiting with code " + std::to_string(o_.exit_code) +
-                                      " (--exit-after)");
+        iota::log::info(component_,
+                        "exiting with code " + std::to_string(o_.exit_code) + " (--exit-after)");
         code = o_.exit_code;
         break;
       }
@@ -320,8 +318,8 @@ class worker {
         std::string line = status_line() + "\n";
         lk.unlock();
         if (!write_atomically(o_.status_file, line))
-          iota::log::warn(component_, "cannot write status file " + o_.status_file + ": " +
-                                        std::strerror(errno));
+          iota::log::warn(
+            component_, "cannot write status file " + o_.status_file + ": " + std::strerror(errno));
         lk.lock();
         continue;  // state may have changed meanwhile
       }
@@ -454,8 +452,8 @@ class worker {
     load_wanted_ = true;
     // A session event means the watch ended without a change (session gone, or it could not
     // be set): the next session's `connected` asks for a load at once; otherwise retry soon.
-    retry_at_ = event == zoo_session_event ? clock_type::now() + load_retry_delay
-                                           : clock_type::now();
+    retry_at_ =
+      event == zoo_session_event ? clock_type::now() + load_retry_delay : clock_type::now();
     cv_.notify_all();
   }
 
@@ -464,8 +462,8 @@ class worker {
     model::append_json_string(value, o_.resource);
     value += ",\"instanceId\":";
     model::append_json_string(value, o_.instance_id);
-    value += ",\"resources\":" + std::to_string(ids_.size()) + ",\"ts\":" +
-             std::to_string(now_ms()) + "}";
+    value +=
+      ",\"resources\":" + std::to_string(ids_.size()) + ",\"ts\":" + std::to_string(now_ms()) + "}";
     lk.unlock();
     bool queued = producer_->produce("HeartBeat", value);
     lk.lock();
@@ -543,8 +541,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> exiting{false};
   std::thread signal_thread([&w, &exiting, stop_signals] {
     int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {
-    }
+    while (sigwait(&stop_signals, &sig) != 0) {}
     if (!exiting.load())
       w.request_stop();
   });

@@ -1,6 +1,10 @@
 #include "apps/iota-orchestrator/daemon.hpp"
 
+#include <climits>
 #include <csignal>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -11,13 +15,20 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "actors/heartbeat_ticker.hpp"
 #include "actors/http_api.hpp"
+#include "actors/instance_fleet.hpp"
+#include "actors/kafka_bridge.hpp"
+#include "actors/pod_monitor.hpp"
 #include "actors/mqtt_bridge.hpp"
 #include "actors/resource_orchestrator.hpp"
 #include "actors/stats.hpp"
 #include "config/settings.hpp"
 #include "io/inventory.hpp"
 #include "io/http_server.hpp"
+#include "io/kafka_consumer.hpp"
+#include "io/kubernetes_driver.hpp"
+#include "io/local_process_driver.hpp"
 #include "io/log.hpp"
 #include "io/mqtt_client.hpp"
 #include "io/notify_intake.hpp"
@@ -51,6 +62,44 @@ std::shared_ptr<io::inventory_source> make_inventory(const config::resource_sett
   if (!r.inventory.file.empty())
     return io::make_file_inventory(r.inventory.file);
   return nullptr;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The daemon's own directory: the local driver finds iota-instance there first.
+std::string own_dir() {
+  char buf[PATH_MAX];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0)
+    return ".";
+  std::string path(buf, static_cast<std::size_t>(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+std::shared_ptr<io::instance_driver> make_driver(const config::settings& cfg, std::string& error) {
+  if (cfg.driver == "kubernetes") {
+    io::kubernetes_settings k;
+    k.url = cfg.kubernetes.url;
+    k.namespace_name = cfg.kubernetes.namespace_name;
+    k.token = cfg.kubernetes.token;
+    k.insecure_skip_tls_verify = cfg.kubernetes.insecure_skip_tls_verify;
+    k.run_in_pod = cfg.kubernetes.run_in_pod;
+    if (k.run_in_pod)
+      k = io::in_cluster(k, {}, &error);
+    if (!error.empty())
+      return nullptr;
+    return io::make_kubernetes_driver(k);
+  }
+  io::local_driver_settings l;
+  l.log_dir = cfg.local_driver.log_dir;
+  l.bin_dir = cfg.local_driver.bin_dir.empty() ? own_dir() : cfg.local_driver.bin_dir;
+  l.env_overrides = {{"IOTA_ZOOKEEPER", cfg.zookeeper}, {"IOTA_KAFKA_BROKERS", cfg.kafka.brokers}};
+  return io::make_local_process_driver(l);
 }
 
 model::routing_table routing_of(const config::settings& cfg) {
@@ -130,10 +179,62 @@ int run_daemon(int argc, char** argv) {
     auto a = actors::spawn_resource_orchestrator(sys, s, store, make_inventory(r));
     caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(a));
     orchestrators.emplace(r.resource, a);
-    api_cfg.resources.emplace(r.resource, actors::api_resource{a, r.instance_name, r.options});
+    api_cfg.resources.emplace(r.resource, actors::api_resource{a, r.instance_name, r.options, {}});
     log::info("daemon", "orchestrator for " + r.resource + " started (inventory " +
                           r.inventory.file + ")");
   }
+  // The instance side: a driver, a fleet of supervisors per resource, heartbeats for those
+  // with `heart`, and the pod monitor.
+  std::string driver_error;
+  auto driver = make_driver(cfg, driver_error);
+  if (!driver) {
+    std::cerr << "driver: " << driver_error << "\n";
+    return 2;
+  }
+  std::map<std::string, msg::fleet_actor> fleets;
+  std::vector<std::unique_ptr<io::kafka_consumer>> consumers;
+  std::vector<caf::actor> liveness_actors;
+  for (auto& r : cfg.resources) {
+    driver->add_template(r.resource, r.instance_name, read_text(r.template_file));
+    actors::fleet_settings fs;
+    fs.resource = r.resource;
+    fs.instance_name = r.instance_name;
+    fs.supervisor.grace_period = cfg.liveness.grace_period;
+    fs.supervisor.max_backoff = cfg.liveness.max_backoff;
+    auto fleet = actors::spawn_instance_fleet(sys, fs, driver);
+    fleets.emplace(r.resource, fleet);
+    liveness_actors.push_back(caf::actor_cast<caf::actor>(fleet));
+    api_cfg.resources[r.resource].fleet = fleet;
+    if (r.heart) {
+      auto kbridge = actors::spawn_kafka_bridge(sys, r.resource, fleet);
+      actors::ticker_settings ts;
+      ts.resource = r.resource;
+      ts.period = cfg.liveness.heartbeat_period;
+      ts.max_offline_fraction = cfg.liveness.max_offline_fraction;
+      auto ticker = actors::spawn_heartbeat_ticker(sys, ts, fleet, kbridge);
+      liveness_actors.push_back(caf::actor_cast<caf::actor>(kbridge));
+      liveness_actors.push_back(caf::actor_cast<caf::actor>(ticker));
+      io::kafka_consumer_settings ks;
+      ks.brokers = cfg.kafka.brokers;
+      ks.topic = cfg.kafka.topic;
+      ks.group_id = "iota-orchestrator-" + r.resource;
+      auto consumer = io::make_kafka_consumer(ks);
+      consumer->start(
+        [kbridge](std::string value) { caf::anon_send(kbridge, msg::kafka_atom::value, std::move(value)); },
+        [kbridge](bool healthy, const std::string& detail) {
+          caf::anon_send(kbridge, msg::kafka_state_atom::value, healthy, detail);
+        });
+      consumers.push_back(std::move(consumer));
+    }
+  }
+  auto monitor = actors::spawn_pod_monitor(sys, cfg.liveness.pod_check_period, fleets, driver);
+  liveness_actors.push_back(caf::actor_cast<caf::actor>(monitor));
+  for (auto& a : liveness_actors)
+    caf::anon_send(stats, msg::register_atom::value, a);
+  // The orchestrators tell the fleets which instances exist (and catch them up on register).
+  for (auto& [name, orch] : orchestrators)
+    caf::anon_send(orch, msg::register_atom::value, caf::actor_cast<caf::actor>(fleets.at(name)));
+
   actors::mqtt_bridge_settings bridge_cfg;
   bridge_cfg.routing = routing_of(cfg);
   bridge_cfg.limits.max_payload_bytes = cfg.mqtt.max_payload_bytes;
@@ -155,9 +256,14 @@ int run_daemon(int argc, char** argv) {
     std::cerr << "http: cannot listen on " << cfg.http.listen << ": " << http_error << "\n";
     for (auto& [_, a] : orchestrators)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : liveness_actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (auto a : {caf::actor_cast<caf::actor>(api), caf::actor_cast<caf::actor>(bridge),
                    caf::actor_cast<caf::actor>(stats)})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& c : consumers)
+      c->stop();
+    driver->stop();
     store->stop();
     return 1;
   }
@@ -194,7 +300,12 @@ int run_daemon(int argc, char** argv) {
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   for (auto& [_, a] : orchestrators)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : liveness_actors)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(stats, caf::exit_reason::user_shutdown);
+  for (auto& c : consumers)
+    c->stop();
+  driver->stop();  // the local driver stops every worker it started: no orphans
   store->stop();
   log::info("daemon", "stopped");
   return 0;

@@ -1,0 +1,813 @@
+// The fake pods API of fake_pods_api.hpp on Boost.Beast + Asio (+ OpenSSL for TLS).
+//
+// State (pods, history, counters) lives under `mutex`, so test-side methods work from any
+// thread; sockets are touched on the io thread only. A change appends to the history and
+// posts the event line to every matching watch session while the mutex is held, so the
+// posts, and therefore the lines on each stream, keep resourceVersion order; a watch that
+// starts registers and replays the history in one critical section, so none is lost or
+// doubled.
+#include "fakes/fake_pods_api.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace iota::test {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using json = nlohmann::json;
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A self-signed certificate for localhost / 127.0.0.1: {certificate PEM, key PEM}.
+std::pair<std::string, std::string> make_self_signed() {
+  auto fail = [](const char* what) { throw std::runtime_error(std::string("openssl: ") + what); };
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  if (!key) fail("EC key generation");
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  if (!cert) fail("X509_new");
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(std::time(nullptr)));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 7 * 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair<int, const char*>{NID_subject_alt_name,
+                                                        "DNS:localhost,IP:127.0.0.1"},
+                            {NID_basic_constraints, "critical,CA:TRUE"},
+                            {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    if (ext == nullptr) fail("extension");
+    X509_add_ext(cert.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) fail("X509_sign");
+  auto pem = [&](auto write) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    if (!bio || write(bio.get()) != 1) fail("PEM");
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+  };
+  return {pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }),
+          pem([&](BIO* b) {
+            return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+          })};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
+        hex_value(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i] == '+' ? ' ' : in[i]);
+    }
+  }
+  return out;
+}
+
+void split_target(const std::string& target, std::string& path,
+                  std::map<std::string, std::string>& query) {
+  auto q = target.find('?');
+  path = decode(target.substr(0, q));
+  if (q == std::string::npos) return;
+  std::string_view rest(target);
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = part.find('=');
+    query[decode(part.substr(0, eq))] =
+        eq == std::string_view::npos ? std::string() : decode(part.substr(eq + 1));
+  }
+}
+
+// labelSelector: comma-separated "key" (exists) or "key=value" terms.
+bool selector_matches(const std::string& selector, const json& pod) {
+  if (selector.empty()) return true;
+  json labels = json::object();
+  if (pod.contains("metadata") && pod["metadata"].contains("labels") &&
+      pod["metadata"]["labels"].is_object()) {
+    labels = pod["metadata"]["labels"];
+  }
+  std::size_t begin = 0;
+  while (begin <= selector.size()) {
+    auto comma = selector.find(',', begin);
+    if (comma == std::string::npos) comma = selector.size();
+    std::string term = selector.substr(begin, comma - begin);
+    begin = comma + 1;
+    if (term.empty()) continue;
+    auto eq = term.find('=');
+    std::string key = term.substr(0, eq);
+    auto it = labels.find(key);
+    if (it == labels.end()) return false;
+    if (eq != std::string::npos) {
+      std::string want = term.substr(eq + 1);
+      if (!want.empty() && want.front() == '=') want.erase(0, 1);  // "=="
+      if (!it->is_string() || it->get<std::string>() != want) return false;
+    }
+  }
+  return true;
+}
+
+json status_json(int code, const std::string& reason, const std::string& message,
+                 const std::string& name = {}) {
+  json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
+            {"status", "Failure"},  {"message", message}, {"reason", reason},
+            {"code", code}};
+  if (!name.empty()) s["details"] = {{"name", name}, {"kind", "pods"}};
+  return s;
+}
+
+std::string reason_for(int code) {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "AlreadyExists";
+    case 410: return "Expired";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 503: return "ServiceUnavailable";
+    default: return code >= 500 ? "InternalError" : "Unknown";
+  }
+}
+
+std::string http_head(int code, std::string_view extra) {
+  auto reason = http::obsolete_reason(static_cast<http::status>(code));
+  std::string out = "HTTP/1.1 " + std::to_string(code) + " ";
+  out.append(reason.data(), reason.size());
+  out += "\r\nContent-Type: application/json\r\n";
+  out += extra;
+  return out;
+}
+
+std::string chunk(const std::string& data) {
+  char size[20];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+class session_base : public std::enable_shared_from_this<session_base> {
+ public:
+  virtual ~session_base() = default;
+  virtual void close() = 0;                      // io thread
+  virtual void push_line(std::string line) = 0;  // io thread; watch sessions only
+  std::atomic<bool> closed{false};
+  std::string watch_ns;
+  std::string watch_selector;
+};
+
+}  // namespace
+
+struct fake_pods_api::impl {
+  struct pod_entry {
+    json object;
+    bool terminating = false;
+    std::uint64_t uid = 0;
+  };
+  struct event {
+    std::uint64_t rv;
+    std::string ns;
+    std::string type;
+    json object;
+  };
+
+  fake_pods_api_options options;
+  mutable std::mutex mutex;
+  std::map<std::string, pod_entry> pods;  // "<ns>/<name>"
+  std::uint64_t rv = 1000;
+  std::uint64_t compacted = 0;  // a watch from a resourceVersion older than this: 410
+  std::uint64_t next_uid = 1;
+  std::vector<event> history;
+  std::vector<std::weak_ptr<session_base>> watchers;
+  std::vector<std::weak_ptr<session_base>> sessions;
+  std::string token;
+  std::map<std::string, int> fail_next;
+  std::map<std::string, std::size_t> counts;
+  std::vector<recorded_request> log;
+  std::string cert_pem;
+  std::string key_pem;
+  bool stopped = false;
+
+  asio::io_context ioc{1};
+  ssl::context ssl_ctx{ssl::context::tls_server};
+  tcp::acceptor acceptor{ioc};
+  int port = 0;
+  std::thread thread;
+
+  static std::string key_of(const std::string& ns, const std::string& name) {
+    return ns + "/" + name;
+  }
+
+  // Under `mutex`.
+  void emit(const std::string& type, const std::string& ns, const json& object) {
+    history.push_back(event{rv, ns, type, object});
+    std::string line = json{{"type", type}, {"object", object}}.dump() + "\n";
+    for (auto it = watchers.begin(); it != watchers.end();) {
+      auto w = it->lock();
+      if (!w || w->closed) {
+        it = watchers.erase(it);
+        continue;
+      }
+      if (w->watch_ns == ns && selector_matches(w->watch_selector, object)) {
+        asio::post(ioc, [w, line] { w->push_line(line); });
+      }
+      ++it;
+    }
+  }
+
+  // Under `mutex`.
+  json& bump(pod_entry& entry) {
+    entry.object["metadata"]["resourceVersion"] = std::to_string(++rv);
+    return entry.object;
+  }
+
+  // Under `mutex`.
+  void erase_pod(const std::string& ns, const std::string& name) {
+    auto it = pods.find(key_of(ns, name));
+    if (it == pods.end()) return;
+    json object = std::move(it->second.object);
+    pods.erase(it);
+    object["metadata"]["resourceVersion"] = std::to_string(++rv);
+    emit("DELETED", ns, object);
+  }
+
+  void start() {
+    if (options.tls) {
+      auto [cert, key] = make_self_signed();
+      cert_pem = cert;
+      key_pem = key;
+      ssl_ctx.use_certificate_chain(asio::buffer(cert_pem));
+      ssl_ctx.use_private_key(asio::buffer(key_pem), ssl::context::pem);
+    }
+    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen();
+    port = acceptor.local_endpoint().port();
+    do_accept();
+    thread = std::thread([this] { ioc.run(); });
+  }
+
+  void do_accept();
+
+  // Runs `f` on the io thread and waits for it.
+  template <class F>
+  void on_io(F&& f) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopped) return;
+    }
+    std::promise<void> done;
+    auto future = done.get_future();
+    asio::post(ioc, [&] {
+      f();
+      done.set_value();
+    });
+    future.wait();
+  }
+
+  // ---- request handling (io thread) ----
+
+  struct answer {
+    int status = 200;
+    std::string body;
+    bool watch = false;
+  };
+
+  answer error(int code, const std::string& message, const std::string& name = {}) {
+    return {code, status_json(code, reason_for(code), message, name).dump(), false};
+  }
+
+  answer handle(const recorded_request& req, const std::shared_ptr<session_base>& session,
+                std::vector<std::string>& watch_lines);
+};
+
+namespace {
+
+template <class Stream>
+class session final : public session_base {
+ public:
+  session(fake_pods_api::impl& f, Stream stream) : f_(f), stream_(std::move(stream)) {}
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      auto self = shared();
+      stream_.async_handshake(ssl::stream_base::server, [self](const error_code& ec) {
+        if (ec) return self->close();
+        self->read_request();
+      });
+    } else {
+      read_request();
+    }
+  }
+
+  void close() override {
+    if (closed.exchange(true)) return;
+    error_code ignored;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  void push_line(std::string line) override {
+    if (closed) return;
+    send(chunk(line), false);
+  }
+
+ private:
+  std::shared_ptr<session> shared() {
+    return std::static_pointer_cast<session>(shared_from_this());
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(8u << 20);
+    auto self = shared();
+    http::async_read(stream_, buffer_, *parser_, [self](const error_code& ec, std::size_t) {
+      if (ec) return self->close();
+      self->on_request();
+    });
+  }
+
+  void on_request() {
+    auto message = parser_->release();
+    recorded_request req;
+    req.method = std::string(message.method_string());
+    req.target = std::string(message.target());
+    split_target(req.target, req.path, req.query);
+    req.authorization = std::string(message[http::field::authorization]);
+    req.content_type = std::string(message[http::field::content_type]);
+    req.body = message.body();
+    bool keep_alive = message.keep_alive();
+
+    std::vector<std::string> watch_lines;
+    auto result = f_.handle(req, shared_from_this(), watch_lines);
+    if (result.watch) {
+      std::string head = http_head(200, "Transfer-Encoding: chunked\r\n\r\n");
+      send(std::move(head), false);
+      for (auto& line : watch_lines) send(chunk(line), false);
+      if (result.status == 410) {
+        send("0\r\n\r\n", true);  // the ERROR event ends the stream
+      } else {
+        watch_for_close();
+      }
+      return;
+    }
+    std::string out = http_head(result.status, "Content-Length: " +
+                                                   std::to_string(result.body.size()) + "\r\n");
+    out += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
+    out += result.body;
+    send(std::move(out), !keep_alive);
+    if (keep_alive) read_request();
+  }
+
+  // A watching client sends nothing more; a read completes when it goes away.
+  void watch_for_close() {
+    auto self = shared();
+    stream_.async_read_some(asio::buffer(scratch_), [self](const error_code& ec, std::size_t) {
+      if (ec) return self->close();
+      self->watch_for_close();
+    });
+  }
+
+  void send(std::string bytes, bool close_after) {
+    out_.push_back({std::move(bytes), close_after});
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_ || closed || out_.empty()) return;
+    writing_ = true;
+    auto self = shared();
+    asio::async_write(stream_, asio::buffer(out_.front().first),
+                      [self](const error_code& ec, std::size_t) {
+                        self->writing_ = false;
+                        bool close_after = self->out_.front().second;
+                        self->out_.pop_front();
+                        if (ec || close_after) return self->close();
+                        self->write_next();
+                      });
+  }
+
+  fake_pods_api::impl& f_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<std::pair<std::string, bool>> out_;
+  bool writing_ = false;
+  char scratch_[512];
+};
+
+}  // namespace
+
+void fake_pods_api::impl::do_accept() {
+  acceptor.async_accept(ioc, [this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      std::shared_ptr<session_base> s;
+      if (options.tls) {
+        auto tls = std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(
+            *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
+                                                        ssl_ctx));
+        tls->start();
+        s = tls;
+      } else {
+        auto plain = std::make_shared<session<beast::tcp_stream>>(
+            *this, beast::tcp_stream(std::move(socket)));
+        plain->start();
+        s = plain;
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                    [](const auto& w) { return w.expired(); }),
+                     sessions.end());
+      sessions.push_back(s);
+    }
+    do_accept();
+  });
+}
+
+fake_pods_api::impl::answer fake_pods_api::impl::handle(
+    const recorded_request& request, const std::shared_ptr<session_base>& session,
+    std::vector<std::string>& watch_lines) {
+  std::unique_lock<std::mutex> lock(mutex);
+  ++counts[request.method];
+  log.push_back(request);
+  auto& logged = log.back();
+  auto finish = [&](answer a) {
+    logged.status = a.status;
+    return a;
+  };
+
+  if (!token.empty() && request.authorization != "Bearer " + token) {
+    return finish(error(401, "Unauthorized"));
+  }
+  if (auto it = fail_next.find(request.method); it != fail_next.end()) {
+    int code = it->second;
+    fail_next.erase(it);
+    return finish(error(code, "injected failure"));
+  }
+
+  // /api/v1/namespaces/<ns>/pods[/<name>]
+  const std::string prefix = "/api/v1/namespaces/";
+  if (request.path.rfind(prefix, 0) != 0) return finish(error(404, "the server could not find the requested resource"));
+  std::string rest = request.path.substr(prefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return finish(error(404, "the server could not find the requested resource"));
+  std::string ns = rest.substr(0, slash);
+  rest = rest.substr(slash + 1);
+  std::string name;
+  if (rest == "pods") {
+  } else if (rest.rfind("pods/", 0) == 0 && rest.size() > 5 &&
+             rest.find('/', 5) == std::string::npos) {
+    name = rest.substr(5);
+  } else {
+    return finish(error(404, "the server could not find the requested resource"));
+  }
+  auto query = [&](const std::string& key) {
+    auto it = request.query.find(key);
+    return it == request.query.end() ? std::string() : it->second;
+  };
+
+  if (name.empty() && request.method == "POST") {
+    auto pod = json::parse(request.body, nullptr, false);
+    if (!pod.is_object() || pod.value("kind", "") != "Pod" || !pod.contains("metadata") ||
+        !pod["metadata"].is_object()) {
+      return finish(error(400, "the body is not a Pod"));
+    }
+    std::string pod_name = pod["metadata"].value("name", "");
+    if (pod_name.empty()) return finish(error(422, "name or generateName is required"));
+    std::string body_ns = pod["metadata"].value("namespace", "");
+    if (!body_ns.empty() && body_ns != ns) {
+      return finish(error(400,
+                          "the namespace of the provided object does not match the namespace "
+                          "sent on the request"));
+    }
+    auto it = pods.find(key_of(ns, pod_name));
+    if (it != pods.end()) {
+      std::string message = "pods \"" + pod_name + "\" already exists";
+      if (it->second.terminating) message = "object is being deleted: " + message;
+      return finish(error(409, message, pod_name));
+    }
+    pod_entry entry;
+    entry.uid = next_uid++;
+    entry.object = std::move(pod);
+    auto& meta = entry.object["metadata"];
+    meta["namespace"] = ns;
+    meta["uid"] = "00000000-0000-4000-8000-" + std::to_string(100000000000 + entry.uid);
+    meta["creationTimestamp"] = now_rfc3339();
+    entry.object["status"] = {{"phase", options.initial_phase}};
+    bump(entry);
+    json object = entry.object;
+    pods[key_of(ns, pod_name)] = std::move(entry);
+    emit("ADDED", ns, object);
+    return finish({201, object.dump(), false});
+  }
+
+  if (name.empty() && request.method == "GET") {
+    std::string selector = query("labelSelector");
+    std::string watch = query("watch");
+    if (watch == "1" || watch == "true") {
+      std::string from = query("resourceVersion");
+      answer a{200, {}, true};
+      if (from.empty() || from == "0") {
+        for (const auto& [key, entry] : pods) {
+          if (key.rfind(ns + "/", 0) == 0 && selector_matches(selector, entry.object)) {
+            watch_lines.push_back(json{{"type", "ADDED"}, {"object", entry.object}}.dump() + "\n");
+          }
+        }
+      } else {
+        std::uint64_t since = 0;
+        try {
+          since = std::stoull(from);
+        } catch (const std::exception&) {
+          return finish(error(400, "invalid resourceVersion " + from));
+        }
+        if (since < compacted) {
+          auto gone = status_json(410, "Expired",
+                                  "too old resource version: " + from + " (" +
+                                      std::to_string(compacted) + ")");
+          watch_lines.push_back(json{{"type", "ERROR"}, {"object", gone}}.dump() + "\n");
+          a.status = 410;  // in the stream; the HTTP status is 200
+          finish({200, {}, true});
+          return a;
+        }
+        for (const auto& e : history) {
+          if (e.rv > since && e.ns == ns && selector_matches(selector, e.object)) {
+            watch_lines.push_back(json{{"type", e.type}, {"object", e.object}}.dump() + "\n");
+          }
+        }
+      }
+      session->watch_ns = ns;
+      session->watch_selector = selector;
+      watchers.push_back(session);
+      return finish(a);
+    }
+    json list = {{"kind", "PodList"},
+                 {"apiVersion", "v1"},
+                 {"metadata", {{"resourceVersion", std::to_string(rv)}}},
+                 {"items", json::array()}};
+    for (const auto& [key, entry] : pods) {
+      if (key.rfind(ns + "/", 0) == 0 && selector_matches(selector, entry.object)) {
+        list["items"].push_back(entry.object);
+      }
+    }
+    return finish({200, list.dump(), false});
+  }
+
+  if (!name.empty() && request.method == "GET") {
+    auto it = pods.find(key_of(ns, name));
+    if (it == pods.end()) return finish(error(404, "pods \"" + name + "\" not found", name));
+    return finish({200, it->second.object.dump(), false});
+  }
+
+  if (!name.empty() && request.method == "DELETE") {
+    auto it = pods.find(key_of(ns, name));
+    if (it == pods.end()) return finish(error(404, "pods \"" + name + "\" not found", name));
+    auto& entry = it->second;
+    if (!entry.terminating) {
+      long long grace = 30;
+      auto options_body = json::parse(request.body, nullptr, false);
+      if (options_body.is_object() && options_body.contains("gracePeriodSeconds") &&
+          options_body["gracePeriodSeconds"].is_number_integer()) {
+        grace = options_body["gracePeriodSeconds"].get<long long>();
+      }
+      if (!query("gracePeriodSeconds").empty()) grace = std::stoll(query("gracePeriodSeconds"));
+      entry.terminating = true;
+      entry.object["metadata"]["deletionTimestamp"] = now_rfc3339();
+      entry.object["metadata"]["deletionGracePeriodSeconds"] = grace;
+      emit("MODIFIED", ns, bump(entry));
+      auto uid = entry.uid;
+      auto timer = std::make_shared<asio::steady_timer>(ioc, options.termination);
+      timer->async_wait([this, timer, ns, name, uid](const error_code& ec) {
+        if (ec) return;
+        std::lock_guard<std::mutex> guard(mutex);
+        auto found = pods.find(key_of(ns, name));
+        if (found != pods.end() && found->second.uid == uid) erase_pod(ns, name);
+      });
+    }
+    return finish({200, entry.object.dump(), false});
+  }
+
+  return finish(error(405, "the server does not allow this method on the requested resource"));
+}
+
+// ---- fake_pods_api ------------------------------------------------------------------------
+
+fake_pods_api::fake_pods_api(fake_pods_api_options options) : impl_(std::make_unique<impl>()) {
+  impl_->options = std::move(options);
+  impl_->start();
+}
+
+fake_pods_api::~fake_pods_api() { stop(); }
+
+int fake_pods_api::port() const { return impl_->port; }
+
+std::string fake_pods_api::url() const {
+  return std::string(impl_->options.tls ? "https" : "http") + "://127.0.0.1:" +
+         std::to_string(impl_->port);
+}
+
+const std::string& fake_pods_api::cert_pem() const { return impl_->cert_pem; }
+
+void fake_pods_api::require_token(const std::string& token) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->token = token;
+}
+
+void fake_pods_api::fail_next(const std::string& method, int status) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->fail_next[method] = status;
+}
+
+bool fake_pods_api::set_phase(const std::string& ns, const std::string& name,
+                              const std::string& phase, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->pods.find(impl::key_of(ns, name));
+  if (it == impl_->pods.end()) return false;
+  auto& status = it->second.object["status"];
+  if (!status.is_object()) status = json::object();
+  status["phase"] = phase;
+  if (reason.empty()) {
+    status.erase("reason");
+  } else {
+    status["reason"] = reason;
+  }
+  impl_->emit("MODIFIED", ns, impl_->bump(it->second));
+  return true;
+}
+
+void fake_pods_api::put_pod(const std::string& ns, json pod) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::string name = pod["metadata"].value("name", "");
+  auto key = impl::key_of(ns, name);
+  bool existed = impl_->pods.count(key) != 0;
+  auto& entry = impl_->pods[key];
+  if (!existed) entry.uid = impl_->next_uid++;
+  entry.object = std::move(pod);
+  entry.object["metadata"]["namespace"] = ns;
+  impl_->emit(existed ? "MODIFIED" : "ADDED", ns, impl_->bump(entry));
+}
+
+bool fake_pods_api::remove_pod(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->pods.count(impl::key_of(ns, name)) == 0) return false;
+  impl_->erase_pod(ns, name);
+  return true;
+}
+
+std::optional<json> fake_pods_api::pod(const std::string& ns, const std::string& name) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->pods.find(impl::key_of(ns, name));
+  if (it == impl_->pods.end()) return std::nullopt;
+  return it->second.object;
+}
+
+bool fake_pods_api::terminating(const std::string& ns, const std::string& name) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->pods.find(impl::key_of(ns, name));
+  return it != impl_->pods.end() && it->second.terminating;
+}
+
+std::vector<std::string> fake_pods_api::pod_names(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<std::string> out;
+  for (const auto& [key, entry] : impl_->pods) {
+    if (key.rfind(ns + "/", 0) == 0) out.push_back(key.substr(ns.size() + 1));
+  }
+  return out;
+}
+
+void fake_pods_api::drop_watches() {
+  std::vector<std::shared_ptr<session_base>> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    for (auto& w : impl_->watchers) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    impl_->watchers.clear();
+  }
+  impl_->on_io([&] {
+    for (auto& s : live) s->close();
+  });
+}
+
+std::size_t fake_pods_api::open_watches() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& w : impl_->watchers) {
+    auto s = w.lock();
+    if (s && !s->closed) ++n;
+  }
+  return n;
+}
+
+void fake_pods_api::compact() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->history.clear();
+  impl_->compacted = impl_->rv;
+}
+
+std::uint64_t fake_pods_api::resource_version() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->rv;
+}
+
+std::size_t fake_pods_api::count(const std::string& method) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->counts.find(method);
+  return it == impl_->counts.end() ? 0 : it->second;
+}
+
+std::vector<recorded_request> fake_pods_api::requests() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->log;
+}
+
+void fake_pods_api::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  std::vector<std::shared_ptr<session_base>> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    for (auto& w : impl_->sessions) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  impl_->on_io([&] {
+    error_code ignored;
+    impl_->acceptor.close(ignored);
+    for (auto& s : live) s->close();
+  });
+  live.clear();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopped = true;
+    impl_->watchers.clear();
+  }
+  impl_->ioc.stop();
+  impl_->thread.join();
+}
+
+}  // namespace iota::test
