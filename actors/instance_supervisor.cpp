@@ -34,6 +34,7 @@ struct supervisor_state {
   std::uint64_t op_id = 0;               // tags driver callbacks and timers
   std::optional<msg::restart_cause> pending;  // a restart asked for while busy
   bool stopping = false;
+  bool ensured = false;                  // the first look at the pod is done
 
   std::uint32_t restarts = 0;
   std::array<std::uint32_t, 3> by_cause{};
@@ -79,11 +80,19 @@ void check_pod(self_ptr self) {
 void react_to_phase(self_ptr self, io::pod_phase p, const std::string& detail) {
   auto& st = self->state;
   st.phase = p;
+  if (p != io::pod_phase::missing)
+    st.ensured = true;
   switch (p) {
     case io::pod_phase::running:
     case io::pod_phase::pending:
       break;
     case io::pod_phase::missing:
+      if (!st.ensured) {  // a new instance (or a daemon start): creating it is no restart
+        st.ensured = true;
+        log::info(st.log_name, "creating pod " + st.ref.pod_name());
+        driver_call(self, operation::creating, true);
+        break;
+      }
       log::warn(st.log_name, "pod " + st.ref.pod_name() + " is missing; creating it");
       begin_restart(self, msg::restart_cause::missing);
       break;

@@ -268,6 +268,15 @@ std::string http_detail(int status, const std::string& body) {
   return text;
 }
 
+// A 404 about the object itself (a Status, reason NotFound), not about a path the server
+// does not serve (a misconfigured url prefix answers "404 page not found" as text).
+bool is_not_found(int status, const std::string& body) {
+  if (status != 404) return false;
+  auto parsed = json::parse(body, nullptr, false);
+  return parsed.is_object() && parsed.value("kind", "") == "Status" &&
+         (parsed.value("reason", "") == "NotFound" || parsed.value("code", 0) == 404);
+}
+
 struct http_reply {
   int status = 0;     // 0 when the request failed before a response
   std::string body;
@@ -472,7 +481,7 @@ class driver final : public instance_driver {
                result = {driver_result::code::error, r.error};
              } else if (r.status >= 200 && r.status < 300) {
                result = {driver_result::code::ok, {}};
-             } else if (r.status == 404) {
+             } else if (is_not_found(r.status, r.body)) {
                result = {driver_result::code::not_found, http_detail(r.status, r.body)};
              } else if (r.status == 409) {
                result = {driver_result::code::conflict, http_detail(r.status, r.body)};
@@ -494,7 +503,7 @@ class driver final : public instance_driver {
              pod_status status{instance, pod_phase::unknown, {}};
              if (!r.error.empty()) {
                status.detail = "error: " + r.error;
-             } else if (r.status == 404) {
+             } else if (is_not_found(r.status, r.body)) {
                status.phase = pod_phase::missing;
              } else if (r.status == 200) {
                auto pod = json::parse(r.body, nullptr, false);

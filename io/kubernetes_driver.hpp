@@ -10,7 +10,8 @@
 //   remove -> DELETE .../pods/<name>?gracePeriodSeconds=0 with DeleteOptions
 //             {"gracePeriodSeconds":0}; 2xx ok, 404 not_found, 409 conflict, else error
 //   get    -> GET .../pods/<name>; status.phase mapped to pod_phase (no phase yet: pending),
-//             404 missing. A failed request (network, timeout, 401, 5xx) is NOT a pod
+//             404 missing. (404 means a Status with reason NotFound: a plain "404 page not
+//             found" from a wrong url prefix is an error, for get and remove alike.) A failed request (network, timeout, 401, 5xx) is NOT a pod
 //             state: it is reported as phase `unknown` with a detail starting "error: ".
 //   watch  -> LIST .../pods?labelSelector=instanceId (every matching pod reported, and any
 //             pod reported before but gone now reported `missing`), then

@@ -192,11 +192,14 @@ std::string reason_for(int code) {
   }
 }
 
-std::string http_head(int code, std::string_view extra) {
+std::string http_head(int code, std::string_view extra,
+                      std::string_view content_type = "application/json") {
   auto reason = http::obsolete_reason(static_cast<http::status>(code));
   std::string out = "HTTP/1.1 " + std::to_string(code) + " ";
   out.append(reason.data(), reason.size());
-  out += "\r\nContent-Type: application/json\r\n";
+  out += "\r\nContent-Type: ";
+  out += content_type;
+  out += "\r\n";
   out += extra;
   return out;
 }
@@ -210,11 +213,16 @@ std::string chunk(const std::string& data) {
 class session_base : public std::enable_shared_from_this<session_base> {
  public:
   virtual ~session_base() = default;
-  virtual void close() = 0;                      // io thread
-  virtual void push_line(std::string line) = 0;  // io thread; watch sessions only
+  virtual void close() = 0;  // io thread
+  // Moves `pending` to the socket, in order (io thread). Posting the event lines themselves
+  // could reorder them: a post from the io thread waits in Asio's thread-private queue until
+  // the handler returns, behind a post from another thread made meanwhile.
+  virtual void flush() = 0;
   std::atomic<bool> closed{false};
+  // Watch sessions only, under the fake's mutex.
   std::string watch_ns;
   std::string watch_selector;
+  std::deque<std::pair<std::string, bool>> pending;  // bytes, close after them
 };
 
 }  // namespace
@@ -270,7 +278,8 @@ struct fake_pods_api::impl {
         continue;
       }
       if (w->watch_ns == ns && selector_matches(w->watch_selector, object)) {
-        asio::post(ioc, [w, line] { w->push_line(line); });
+        w->pending.emplace_back(chunk(line), false);
+        asio::post(ioc, [w] { w->flush(); });
       }
       ++it;
     }
@@ -333,15 +342,15 @@ struct fake_pods_api::impl {
   struct answer {
     int status = 200;
     std::string body;
-    bool watch = false;
+    bool watch = false;  // the response is in the session's `pending`
+    std::string content_type = "application/json";
   };
 
   answer error(int code, const std::string& message, const std::string& name = {}) {
     return {code, status_json(code, reason_for(code), message, name).dump(), false};
   }
 
-  answer handle(const recorded_request& req, const std::shared_ptr<session_base>& session,
-                std::vector<std::string>& watch_lines);
+  answer handle(const recorded_request& req, const std::shared_ptr<session_base>& session);
 };
 
 namespace {
@@ -371,9 +380,13 @@ class session final : public session_base {
     socket.close(ignored);
   }
 
-  void push_line(std::string line) override {
-    if (closed) return;
-    send(chunk(line), false);
+  void flush() override {
+    {
+      std::lock_guard<std::mutex> lock(f_.mutex);
+      for (auto& p : pending) out_.push_back(std::move(p));
+      pending.clear();
+    }
+    write_next();
   }
 
  private:
@@ -402,21 +415,15 @@ class session final : public session_base {
     req.body = message.body();
     bool keep_alive = message.keep_alive();
 
-    std::vector<std::string> watch_lines;
-    auto result = f_.handle(req, shared_from_this(), watch_lines);
+    auto result = f_.handle(req, shared_from_this());
     if (result.watch) {
-      std::string head = http_head(200, "Transfer-Encoding: chunked\r\n\r\n");
-      send(std::move(head), false);
-      for (auto& line : watch_lines) send(chunk(line), false);
-      if (result.status == 410) {
-        send("0\r\n\r\n", true);  // the ERROR event ends the stream
-      } else {
-        watch_for_close();
-      }
+      flush();
+      if (result.status != 410) watch_for_close();  // 410: the ERROR event ends the stream
       return;
     }
-    std::string out = http_head(result.status, "Content-Length: " +
-                                                   std::to_string(result.body.size()) + "\r\n");
+    std::string out = http_head(
+        result.status, "Content-Length: " + std::to_string(result.body.size()) + "\r\n",
+        result.content_type);
     out += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
     out += result.body;
     send(std::move(out), !keep_alive);
@@ -490,8 +497,7 @@ void fake_pods_api::impl::do_accept() {
 }
 
 fake_pods_api::impl::answer fake_pods_api::impl::handle(
-    const recorded_request& request, const std::shared_ptr<session_base>& session,
-    std::vector<std::string>& watch_lines) {
+    const recorded_request& request, const std::shared_ptr<session_base>& session) {
   std::unique_lock<std::mutex> lock(mutex);
   ++counts[request.method];
   log.push_back(request);
@@ -511,11 +517,13 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
   }
 
   // /api/v1/namespaces/<ns>/pods[/<name>]
+  // Elsewhere the real server answers a plain-text 404, not a Status.
+  const answer no_route{404, "404 page not found\n", false, "text/plain; charset=utf-8"};
   const std::string prefix = "/api/v1/namespaces/";
-  if (request.path.rfind(prefix, 0) != 0) return finish(error(404, "the server could not find the requested resource"));
+  if (request.path.rfind(prefix, 0) != 0) return finish(no_route);
   std::string rest = request.path.substr(prefix.size());
   auto slash = rest.find('/');
-  if (slash == std::string::npos) return finish(error(404, "the server could not find the requested resource"));
+  if (slash == std::string::npos) return finish(no_route);
   std::string ns = rest.substr(0, slash);
   rest = rest.substr(slash + 1);
   std::string name;
@@ -524,7 +532,7 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
              rest.find('/', 5) == std::string::npos) {
     name = rest.substr(5);
   } else {
-    return finish(error(404, "the server could not find the requested resource"));
+    return finish(no_route);
   }
   auto query = [&](const std::string& key) {
     auto it = request.query.find(key);
@@ -572,6 +580,7 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
     if (watch == "1" || watch == "true") {
       std::string from = query("resourceVersion");
       answer a{200, {}, true};
+      std::vector<std::string> watch_lines;
       if (from.empty() || from == "0") {
         for (const auto& [key, entry] : pods) {
           if (key.rfind(ns + "/", 0) == 0 && selector_matches(selector, entry.object)) {
@@ -589,9 +598,13 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
           auto gone = status_json(410, "Expired",
                                   "too old resource version: " + from + " (" +
                                       std::to_string(compacted) + ")");
-          watch_lines.push_back(json{{"type", "ERROR"}, {"object", gone}}.dump() + "\n");
-          a.status = 410;  // in the stream; the HTTP status is 200
+          session->pending.emplace_back(http_head(200, "Transfer-Encoding: chunked\r\n\r\n"),
+                                        false);
+          session->pending.emplace_back(
+              chunk(json{{"type", "ERROR"}, {"object", gone}}.dump() + "\n"), false);
+          session->pending.emplace_back("0\r\n\r\n", true);
           finish({200, {}, true});
+          a.status = 410;  // in the stream; the HTTP status is 200
           return a;
         }
         for (const auto& e : history) {
@@ -600,6 +613,8 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
           }
         }
       }
+      session->pending.emplace_back(http_head(200, "Transfer-Encoding: chunked\r\n\r\n"), false);
+      for (auto& line : watch_lines) session->pending.emplace_back(chunk(line), false);
       session->watch_ns = ns;
       session->watch_selector = selector;
       watchers.push_back(session);

@@ -16,6 +16,7 @@
 //                                               changes; with N every change after N (kept in
 //                                               a history), or, when N is older than the last
 //                                               compact(), one ERROR event with a 410 Status
+// Other paths get a plain-text "404 page not found", as from the real server.
 // Every change bumps one global resourceVersion. Errors are Status objects as the real API
 // sends them ({"kind":"Status","code":409,"reason":"AlreadyExists",...}).
 // Test-side methods may be called from any thread.

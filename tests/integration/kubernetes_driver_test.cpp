@@ -477,6 +477,7 @@ TEST_CASE("a dropped watch resumes from the last resourceVersion and loses no ev
     CHECK(seen_before >= last_seen);
   }
   INFO(log.dump());
+  for (auto& r : api.requests()) UNSCOPED_INFO(r.method << " " << r.target << " -> " << r.status);
   CHECK(list_requests(api) == 1);  // resumed, never relisted
   // Every change once, in order.
   CHECK(log.count(3, io::pod_phase::running) == 1);
