@@ -735,6 +735,10 @@ void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
                            [&](const YAML::Node& v, const std::string& k) {
                              s.liveness.max_backoff = as_duration(v, k, c, false);
                            }},
+                          {"firstBackoff",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             s.liveness.first_backoff = as_duration(v, k, c, false);
+                           }},
                           {"maxOfflineFraction",
                            [&](const YAML::Node& v, const std::string& k) {
                              s.liveness.max_offline_fraction = as_fraction(v, k, c);

@@ -83,6 +83,7 @@ struct settings {
     std::chrono::milliseconds pod_check_period{60000};
     std::chrono::milliseconds grace_period{90000};
     std::chrono::milliseconds max_backoff{600000};
+    std::chrono::milliseconds first_backoff{10000};  // crash loop: the 2nd restart in a row waits this, doubling
     double max_offline_fraction = 0.5;
   } liveness;
   std::chrono::milliseconds reconcile_interval{600000};

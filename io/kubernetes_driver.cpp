@@ -315,7 +315,10 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
   beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  // After this, no step of open() starts anything new (a completion already queued when the
+  // socket was closed would otherwise reopen it).
   void close_socket() {
+    closed_ = true;
     error_code ignored;
     resolver_.cancel();
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -327,6 +330,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<beast::tcp_stream> plain_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
+  bool closed_ = false;
 };
 
 // One request and its whole response, bounded by request_timeout.
@@ -878,9 +882,11 @@ void connection::open(step next) {
   resolver_.async_resolve(
       d_.url().host, d_.url().port,
       [this, self, next](const error_code& ec, const tcp::resolver::results_type& results) {
+        if (closed_) return next("resolve", asio::error::operation_aborted);
         if (ec) return next("resolve", ec);
         lowest().async_connect(results, [this, self, next](const error_code& ec,
                                                            const tcp::endpoint&) {
+          if (closed_) return next("connect", asio::error::operation_aborted);
           if (ec || !tls_) return next("connect", ec);
           const std::string& host = d_.url().host;
           SSL* native = tls_->native_handle();
@@ -918,13 +924,16 @@ void request_op::start() {
     self->finish(std::move(reply));
   });
   open([self](const char* stage, const error_code& ec) {
+    if (self->finished_) return;
     if (ec) return self->fail(stage, ec);
     self->with_stream([&](auto& stream) {
       http::async_write(stream, self->request_, [self](const error_code& ec, std::size_t) {
+        if (self->finished_) return;
         if (ec) return self->fail("send", ec);
         self->with_stream([&](auto& s) {
           http::async_read(s, self->buffer_, self->parser_,
                            [self](const error_code& ec, std::size_t) {
+                             if (self->finished_) return;
                              if (ec) return self->fail("receive", ec);
                              auto& response = self->parser_.get();
                              http_reply reply;

@@ -201,6 +201,7 @@ int run_daemon(int argc, char** argv) {
     fs.instance_name = r.instance_name;
     fs.supervisor.grace_period = cfg.liveness.grace_period;
     fs.supervisor.max_backoff = cfg.liveness.max_backoff;
+    fs.supervisor.first_backoff = cfg.liveness.first_backoff;
     auto fleet = actors::spawn_instance_fleet(sys, fs, driver);
     fleets.emplace(r.resource, fleet);
     liveness_actors.push_back(caf::actor_cast<caf::actor>(fleet));

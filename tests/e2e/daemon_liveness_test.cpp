@@ -1,0 +1,210 @@
+// Liveness end to end: the daemon with the local-process driver running real reference
+// workers, real ZooKeeper and mosquitto, the Kafka stand-in; short periods.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/daemon_process.hpp"
+#include "tests/fixtures/http_client.hpp"
+#include "tests/fixtures/kafka_mock.hpp"
+#include "tests/fixtures/mosquitto_server.hpp"
+#include "tests/fixtures/process.hpp"
+#include "tests/fixtures/zookeeper_server.hpp"
+
+#ifndef IOTA_BIN_DIR
+#error "IOTA_BIN_DIR must name the directory of iota-instance"
+#endif
+
+using namespace iota;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A pod template running the reference worker with extra arguments.
+void write_template(const std::string& dir, const std::string& name, const std::string& resource,
+                    const std::string& args) {
+  ::mkdir((dir + "/" + name).c_str(), 0755);
+  std::ofstream out{dir + "/" + name + "/pod-template.yml"};
+  out << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << name << "-0\n  labels:\n    instanceId: \"0\"\n"
+      << "spec:\n  containers:\n    - name: " << name << "\n      command: [\"iota-instance\"]\n"
+      << "      args: [\"--resource\", \"" << resource << "\"" << args << "]\n"
+      << "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n"
+      << "        - name: IOTA_RESOURCE\n          value: \"" << resource << "\"\n";
+}
+
+// The PID of the worker process serving (resource, id), found through /proc.
+pid_t worker_pid(const std::string& resource, int id) {
+  pid_t found = -1;
+  if (auto* d = ::opendir("/proc")) {
+    while (auto* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      auto cmd = read_file("/proc/" + name + "/cmdline");
+      if (cmd.find("iota-instance") == std::string::npos)
+        continue;
+      auto env = read_file("/proc/" + name + "/environ");
+      if (env.find(std::string("IOTA_INSTANCE_ID=") + std::to_string(id) + '\0') != std::string::npos &&
+          env.find("IOTA_RESOURCE=" + resource + '\0') != std::string::npos)
+        found = static_cast<pid_t>(std::stoi(name));
+    }
+    ::closedir(d);
+  }
+  return found;
+}
+
+struct liveness_fixture {
+  test::zookeeper_server zk;
+  test::mosquitto_server broker;
+  test::kafka_mock kafka;
+  test::temp_dir templates{"iota-templates"};
+  std::unique_ptr<test::daemon_process> daemon;
+  int port = 0;
+
+  liveness_fixture() {
+    // Things heart-beat every second; Rules crash a second after they start.
+    write_template(templates.path(), "iota-dac", "Thing", R"(, "--heartbeat", "1")");
+    write_template(templates.path(), "iota-rules-engine", "Rule", R"(, "--exit-after", "1", "3")");
+    test::daemon_options o;
+    o.zookeeper = zk.hosts();
+    o.mqtt_url = broker.url();
+    o.templates_dir = templates.path();
+    o.init_instances = 3;
+    for (int i = 0; i < 30; ++i)
+      o.thing_inventory.push_back("thing-" + std::to_string(i));
+    o.rule_inventory = {"rule-0"};
+    o.extra_yaml = "kafka: { brokers: \"" + kafka.bootstrap() + "\" }\n" +
+                   "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n" +
+                   "liveness: { heartbeatPeriod: 3s, podCheckPeriod: 60s, gracePeriod: 2s, "
+                   "firstBackoff: 1s, maxBackoff: 4s }\n";
+    daemon = std::make_unique<test::daemon_process>(o);
+    daemon->start();
+    port = daemon->http_port();
+    REQUIRE(test::wait_until([&] { return get("/readyz").status == 200; }, 120s));
+  }
+
+  test::http_result get(const std::string& path) { return test::http_request(port, "GET", path); }
+
+  json orchestration(const std::string& r) {
+    auto res = get("/v1/api/orchestrations/" + r);
+    REQUIRE(res.status == 200);
+    return json::parse(res.body);
+  }
+
+  std::int64_t counter(const std::string& actor, const std::string& name) {
+    auto res = get("/v1/api/stats");
+    REQUIRE(res.status == 200);
+    auto stats = json::parse(res.body);  // kept alive: the loop walks inside it
+    for (auto& a : stats["actors"])
+      if (a["actor"] == actor)
+        return a["counters"].value(name, std::int64_t{0});
+    return 0;
+  }
+
+  std::int64_t ticks() {
+    auto res = get("/v1/api/stats");
+    auto stats = json::parse(res.body);
+    for (auto& a : stats["actors"])
+      if (a["actor"] == "heartbeat_ticker/Thing" && a["handlers"].contains("tick"))
+        return a["handlers"]["tick"]["handled"].get<std::int64_t>();
+    return 0;
+  }
+
+  std::vector<int> heartbeat_restarts() {
+    std::vector<int> out;
+    auto o = orchestration("Thing");
+    for (auto& i : o["instances"])
+      out.push_back(i["pod"].value("restartsByCause", json::object()).value("heartbeat", 0));
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(liveness_fixture, "heartbeats, silent workers, crash loops and a dead channel",
+                 "[e2e][liveness]") {
+  auto orchestrate = [&](const std::string& r) {
+    return test::http_request(port, "POST", "/v1/api/orchestrations/" + r + "/orchestrate");
+  };
+  REQUIRE(orchestrate("Thing").status == 200);
+  // Every worker runs and heart-beats.
+  REQUIRE(test::wait_until([&] {
+    auto o = orchestration("Thing");
+    if (o["instances"].size() != 3)
+      return false;
+    for (auto& i : o["instances"])
+      if (i["pod"]["phase"] != "Running" || i["lastHeartbeat"].is_null())
+        return false;
+    return true;
+  }, 120s));
+
+  SECTION("heart-beating workers are never restarted; one silent worker is, alone") {
+    auto t0 = ticks();
+    REQUIRE(test::wait_until([&] { return ticks() >= t0 + 4; }, 120s));  // four periods
+    CHECK(heartbeat_restarts() == std::vector<int>{0, 0, 0});
+    CHECK(counter("instance_fleet/Thing", "restarts_heartbeat") == 0);
+
+    // The worker of instance 1 freezes: it stops heart-beating but its process lives on.
+    auto pid = worker_pid("Thing", 1);
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    REQUIRE(test::wait_until([&] { return heartbeat_restarts()[1] == 1; }, 120s));
+    CHECK(heartbeat_restarts()[0] == 0);
+    CHECK(heartbeat_restarts()[2] == 0);
+    CHECK(daemon->count_in_log("Not receive heartBeat rightly, delete instance [1]") == 1);
+    // Its replacement runs and heart-beats again.
+    REQUIRE(test::wait_until([&] {
+      auto i = orchestration("Thing")["instances"][1];
+      return i["pod"]["phase"] == "Running" && worker_pid("Thing", 1) > 0 && worker_pid("Thing", 1) != pid;
+    }, 120s));
+    ::kill(pid, SIGKILL);  // in case it outlived the driver's kill
+  }
+
+  SECTION("a worker sees its resources change after a create and a delete notify") {
+    auto log = daemon->dir() + "/instances/iota-dac-2.log";
+    // 30 Things on 3 instances of 11: a create goes to the highest instance with room (2).
+    test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"c","t":"Thing","k":{"id":"fresh"}})"});
+    REQUIRE(test::wait_until([&] { return read_file(log).find("serving 11 resources") != std::string::npos; }, 60s));
+    test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"bd","t":"Thing","where":{"id":["fresh","thing-29"]}})"});
+    REQUIRE(test::wait_until([&] { return read_file(log).find("serving 9 resources") != std::string::npos; }, 60s));
+  }
+
+  SECTION("a worker that keeps failing is restarted with growing backoff") {
+    REQUIRE(orchestrate("Rule").status == 200);
+    std::regex line{R"(restart of instance \[0\] \(cause phase, restart (\d+)(, crash-loop backoff (\d+) ms)?\))"};
+    std::map<int, long> backoff;
+    REQUIRE(test::wait_until([&] {
+      auto text = daemon->log();
+      for (std::sregex_iterator it{text.begin(), text.end(), line}, end; it != end; ++it)
+        if ((*it).str(0).find("Rule") == std::string::npos)
+          backoff[std::stoi((*it)[1])] = (*it)[3].matched ? std::stol((*it)[3]) : 0;
+      return backoff.count(4) == 1;
+    }, 120s));
+    CHECK(backoff[1] == 0);
+    CHECK(backoff[2] == 1000);
+    CHECK(backoff[3] == 2000);
+    CHECK(backoff[4] == 4000);
+  }
+
+  SECTION("no heartbeat at all because Kafka is down: nobody is restarted") {
+    kafka.stop();
+    REQUIRE(test::wait_until([&] { return counter("heartbeat_ticker/Thing", "channel_down_periods") >= 3; }, 120s));
+    CHECK(heartbeat_restarts() == std::vector<int>{0, 0, 0});
+    CHECK(daemon->count_in_log("heartbeat channel down") >= 3);
+  }
+}
