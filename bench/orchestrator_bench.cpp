@@ -23,6 +23,8 @@
 #include "io/log.hpp"
 #include "io/zookeeper_store.hpp"
 #include "messages/errors.hpp"
+#include "fakes/fake_zookeeper_store.hpp"
+#include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -30,33 +32,6 @@ using namespace iota;
 using namespace std::chrono;
 
 namespace {
-
-std::vector<std::string> uuids(std::size_t n, std::mt19937_64& rng) {
-  std::vector<std::string> out;
-  out.reserve(n);
-  char buf[40];
-  for (std::size_t i = 0; i < n; ++i) {
-    auto a = rng(), b = rng();
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a),
-                  static_cast<unsigned>(a >> 32) & 0xffff, static_cast<unsigned>(a >> 48) & 0xfff,
-                  static_cast<unsigned>(b) & 0xfff,
-                  static_cast<unsigned long long>(b >> 16) & 0xffffffffffffull);
-    out.emplace_back(buf);
-  }
-  return out;
-}
-
-class fixed_inventory : public io::inventory_source {
- public:
-  explicit fixed_inventory(std::vector<std::string> ids) : ids_(std::move(ids)) {}
-  void load(std::function<void(io::inventory_result)> done) override {
-    done(io::inventory_result{true, ids_, {}});
-  }
-  std::string describe() const override { return "bench"; }
-
- private:
-  std::vector<std::string> ids_;
-};
 
 struct figures {
   double events_per_s = 0;
@@ -75,13 +50,14 @@ struct latency_log {
 figures run(caf::actor_system& sys, const std::string& hosts, const std::string& resource,
             std::size_t batch, std::size_t preload, std::size_t events, std::uint64_t seed) {
   std::mt19937_64 rng{seed};
-  auto placed = uuids(preload, rng);
+  auto placed = test::uuids(preload, rng());
   auto store = io::make_zookeeper_store(hosts);
   actors::orchestrator_settings s;
   s.resource = resource;
   s.batch_size = batch;
-  auto orch = actors::spawn_resource_orchestrator(sys, s, store,
-                                                  std::make_shared<fixed_inventory>(placed));
+  auto inventory = std::make_shared<test::fixed_inventory>();
+  inventory->ids = placed;
+  auto orch = actors::spawn_resource_orchestrator(sys, s, store, inventory);
   store->start();
   caf::scoped_actor self{sys};
   if (preload > 0) {
@@ -98,7 +74,7 @@ figures run(caf::actor_system& sys, const std::string& hosts, const std::string&
   // 60% creates of new ids, 40% deletes of random placed ids.
   std::vector<msg::resource_event> evs;
   evs.reserve(events);
-  auto fresh = uuids(events, rng);
+  auto fresh = test::uuids(events, rng());
   std::vector<std::string> live = placed;
   for (std::size_t i = 0; i < events; ++i) {
     if (live.empty() || rng() % 10 < 6) {

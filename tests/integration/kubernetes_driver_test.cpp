@@ -266,7 +266,7 @@ TEST_CASE("without the right token the API answers 401 and the driver reports an
   CHECK(api.pod_names(ns).empty());
 }
 
-TEST_CASE("delete sends gracePeriodSeconds 0; deleting a missing pod is not_found",
+TEST_CASE("delete sends gracePeriodSeconds 0, deleting a missing pod is not_found",
           "[kubernetes]") {
   fake_pods_api_options options;
   options.termination = 200ms;
@@ -337,7 +337,7 @@ TEST_CASE("recreating a pod that is still terminating is a conflict until it is 
   CHECK_FALSE((*pod)["metadata"].contains("deletionTimestamp"));
 }
 
-TEST_CASE("get maps the pod's phase; a missing pod is missing", "[kubernetes]") {
+TEST_CASE("get maps the pod phase, a missing pod is missing", "[kubernetes]") {
   fake_pods_api api;
   auto driver = make_driver(settings_for(api));
 
@@ -489,7 +489,7 @@ TEST_CASE("a dropped watch resumes from the last resourceVersion and loses no ev
   CHECK(three.back().phase == io::pod_phase::missing);
 }
 
-TEST_CASE("410 Gone: the driver lists again, reports what changed, and watches on",
+TEST_CASE("410 Gone - the driver lists again, reports what changed, and watches on",
           "[kubernetes]") {
   fake_pods_api api;
   auto driver = make_driver(settings_for(api));
@@ -542,7 +542,7 @@ TEST_CASE("the watch is retried while the API fails, and a late template trigger
   CHECK(list_requests(api) == 3);
 }
 
-TEST_CASE("TLS: insecure_skip_tls_verify, or verification against ca_file", "[kubernetes]") {
+TEST_CASE("TLS with insecure_skip_tls_verify, or verification against ca_file", "[kubernetes]") {
   fake_pods_api_options options;
   options.tls = true;
   fake_pods_api api(options);
@@ -679,7 +679,7 @@ TEST_CASE("a rotated service-account token is picked up after a 401", "[kubernet
   CHECK(api.requests().back().authorization == "Bearer second");
 }
 
-TEST_CASE("failures are reported, never hung: refused, timed out, bad url", "[kubernetes]") {
+TEST_CASE("failures are reported, never hung - refused, timed out, bad url", "[kubernetes]") {
   SECTION("connection refused") {
     io::kubernetes_settings s;
     s.url = "http://127.0.0.1:" + std::to_string(iota::test::free_port());
@@ -749,7 +749,7 @@ TEST_CASE("a hundred creates at once all succeed", "[kubernetes]") {
   CHECK(api.pod_names(ns).size() == n);
 }
 
-TEST_CASE("stop() closes the watch and joins promptly; no callback runs afterwards",
+TEST_CASE("stop closes the watch and joins promptly, no callback runs afterwards",
           "[kubernetes]") {
   fake_pods_api api;
   silent_server server;
@@ -818,7 +818,7 @@ std::vector<std::string> strings(const YAML::Node& seq) {
 
 }  // namespace
 
-TEST_CASE("deploy/: the manifests parse and fit together", "[kubernetes][deploy]") {
+TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
   auto objects = deploy_objects();
   for (const char* kind :
        {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment"}) {

@@ -17,6 +17,8 @@
 #include "messages/errors.hpp"
 #include "model/planner.hpp"
 #include "model/zk_layout.hpp"
+#include "fakes/fake_zookeeper_store.hpp"
+#include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -63,32 +65,8 @@ model::orchestration read_back(io::zookeeper_store& s) {
   return o;
 }
 
-class fixed_inventory : public io::inventory_source {
- public:
-  explicit fixed_inventory(std::vector<std::string> ids) : ids_(std::move(ids)) {}
-  void load(std::function<void(io::inventory_result)> done) override {
-    done(io::inventory_result{true, ids_, {}});
-  }
-  std::string describe() const override { return "fixed"; }
-
- private:
-  std::vector<std::string> ids_;
-};
-
-std::vector<std::string> uuids(std::size_t n, std::uint32_t seed) {
-  std::mt19937_64 rng{seed};
-  std::vector<std::string> out;
-  char buf[40];
-  for (std::size_t i = 0; i < n; ++i) {
-    auto a = rng(), b = rng();
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a),
-                  static_cast<unsigned>(a >> 32) & 0xffff, static_cast<unsigned>(a >> 48) & 0xfff,
-                  static_cast<unsigned>(b) & 0xfff,
-                  static_cast<unsigned long long>(b >> 16) & 0xffffffffffffull);
-    out.emplace_back(buf);
-  }
-  return out;
-}
+using test::fixed_inventory;
+using test::uuids;
 
 struct zk_fixture {
   test::zookeeper_server zk;
@@ -121,8 +99,9 @@ struct zk_fixture {
   }
 
   msg::orchestrator_actor spawn(actors::orchestrator_settings s, std::vector<std::string> inventory = {}) {
-    auto a = actors::spawn_resource_orchestrator(sys, s, store,
-                                                 std::make_shared<fixed_inventory>(std::move(inventory)));
+    auto inv = std::make_shared<fixed_inventory>();
+    inv->ids = std::move(inventory);
+    auto a = actors::spawn_resource_orchestrator(sys, s, store, inv);
     store->start();  // idempotent once started
     return a;
   }
