@@ -346,6 +346,7 @@ void on_committed(self_ptr self, io::zk_rc rc) {
   auto& b = *st.in_flight;
   st.probe.observe("multi_latency", clock_type::now() - b.multi_started);
   if (rc == io::zk_ok) {
+    st.probe.add("multis_committed");
     for (auto i : b.rendered.multis[b.next_multi])
       model::record_committed(b.rendered.instances[i], st.orch);
     if (++b.next_multi < b.rendered.multis.size()) {

@@ -225,11 +225,15 @@ TEST_CASE_METHOD(zk_fixture, "event sequences end equal to the model; batching c
     CHECK(got->ids == inst.ids);
     CHECK(got->capacity == inst.capacity);
   }
-  auto multis = counter(a, "multis");
+  auto multis = counter(a, "multis_committed");
   if (mode == 1) {
     // The seed's way: one multi per event that changes something (updates and the
-    // reload-all change something too).
-    CHECK(multis == static_cast<std::int64_t>(events));
+    // reload-all change something too). A multi whose outcome was lost to a connection
+    // drop (possible on a loaded machine) is re-read and its event re-applied: an update
+    // then bumps once more, a create or delete changes nothing.
+    auto interrupted = counter(a, "write_interrupted");
+    CHECK(multis >= static_cast<std::int64_t>(events));
+    CHECK(multis <= static_cast<std::int64_t>(events) + interrupted);
   } else {
     CHECK(multis * 20 < static_cast<std::int64_t>(events));
   }
