@@ -104,7 +104,7 @@ TEST_CASE_METHOD(fixture, "a supervisor creates a missing pod and leaves a runni
   CHECK(driver->calls == std::vector<std::string>{"get iota-dac-4"});
 }
 
-TEST_CASE_METHOD(fixture, "dead pods are deleted and recreated; 409 is retried, never given up",
+TEST_CASE_METHOD(fixture, "dead pods are deleted and recreated - 409 is retried, never given up",
                  "[liveness][supervisor]") {
   driver->phases[3] = io::pod_phase::running;
   auto a = supervisor(quick());

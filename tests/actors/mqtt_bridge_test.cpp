@@ -123,7 +123,7 @@ TEST_CASE_METHOD(fixture, "every notify shape changes the znodes as the spec say
   CHECK(window->in_use() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "bad notifies are counted by reason and dropped; the stream goes on",
+TEST_CASE_METHOD(fixture, "bad notifies are counted by reason and dropped - the stream goes on",
                  "[mqtt_bridge]") {
   publish("not json at all");
   publish(std::string("\x00\xff\xfe garbage", 12));

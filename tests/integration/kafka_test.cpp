@@ -157,7 +157,7 @@ TEST_CASE("kafka: consumers in different groups each get every message", "[kafka
   CHECK(rule.messages() == thing.messages());
 }
 
-TEST_CASE("kafka: the cluster going away makes the consumer unhealthy; stop() stays prompt",
+TEST_CASE("kafka: the cluster going away makes the consumer unhealthy - stop() stays prompt",
           "[kafka]") {
   test::kafka_mock mock;
   recorder rec;

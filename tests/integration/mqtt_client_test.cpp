@@ -621,7 +621,7 @@ TEST_CASE("mqtt_client: kill -9 at arbitrary moments of a stream loses nothing",
   CHECK(report.unexpected == 0);
 }
 
-TEST_CASE("mqtt_client: a failing handler is retried; stop() while it fails keeps the message for the next client", "[mqtt][integration]") {
+TEST_CASE("mqtt_client: a failing handler is retried - stop() while it fails keeps the message for the next client", "[mqtt][integration]") {
   mosquitto_server broker;
   temp_dir pdir("iota-mqtt-p");
   const auto id = unique_id("fail");

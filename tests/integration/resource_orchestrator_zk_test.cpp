@@ -190,7 +190,7 @@ TEST_CASE_METHOD(zk_fixture, "orchestrating 20,000 ids writes the model's bytes 
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE_METHOD(zk_fixture, "event sequences end equal to the model; batching cuts multis",
+TEST_CASE_METHOD(zk_fixture, "event sequences end equal to the model - batching cuts multis",
                  "[integration][zookeeper][orchestrator][batching]") {
   auto mode = GENERATE(std::size_t{1000}, std::size_t{1});
   INFO("batch size " << mode);

@@ -168,7 +168,7 @@ TEST_CASE("bu/bd carry where.id: one value or an array", "[notify]") {
   }
 }
 
-TEST_CASE("every op value maps to its notify_op; unknown ones are kept as other", "[notify]") {
+TEST_CASE("every op value maps to its notify_op - unknown ones are kept as other", "[notify]") {
   struct row {
     const char* o;
     notify_op op;
@@ -240,7 +240,7 @@ TEST_CASE("malformed ids are an ids_problem, not a rejection of the message", "[
   }
 }
 
-TEST_CASE("more ids than the limit is too_many_ids; duplicates count before dedup", "[notify]") {
+TEST_CASE("more ids than the limit is too_many_ids - duplicates count before dedup", "[notify]") {
   SECTION("default limit of 20000") {
     auto at_limit = accepted(R"({"o":"bd","t":"Thing","where":{"id":)" + number_array(20000) + "}}");
     CHECK(at_limit.ids.size() == 20000);

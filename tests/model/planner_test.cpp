@@ -114,7 +114,7 @@ TEST_CASE("deleteResource removes the id and bumps the holder once", "[planner]"
   CHECK(s.find(0)->reload_times == 5);
 }
 
-TEST_CASE("update reloads only the holder; a dependency change reloads all", "[planner]") {
+TEST_CASE("update reloads only the holder - a dependency change reloads all", "[planner]") {
   auto s = with_instances({{0, {"a"}}, {1, {"b"}}, {2, {}}}, 5);
   change_set cs;
   CHECK(update_resource(s, "b", cs));
