@@ -2,7 +2,9 @@
 // every route and every error path, the dashboard, /metrics as Prometheus text.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <future>
 #include <map>
 #include <sstream>
@@ -244,4 +246,27 @@ TEST_CASE_METHOD(api_fixture, "dashboard, static files, CORS and bad requests", 
   auto huge = call("POST", "/v1/api/orchestrations/Thing/orchestrate", std::string(100 * 1024, ' '));
   CHECK(huge.status == 413);
   CHECK(call("GET", "/healthz").status == 200);  // still serving
+}
+
+TEST_CASE_METHOD(api_fixture, "1,000 requests from 50 concurrent clients are all answered", "[e2e][http][load]") {
+  call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 200);
+  std::atomic<int> ok{0}, wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 50; ++c)
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 20; ++i) {
+        auto target = (i % 4 == 0) ? "/v1/api/orchestrations/Thing"
+                      : (i % 4 == 1) ? "/v1/api/orchestrations/Thing/thing-" + std::to_string((c + i) % 300) + "/instances"
+                      : (i % 4 == 2) ? std::string{"/healthz"}
+                                     : std::string{"/v1/api/orchestrations/Thing/nope/instances"};
+        auto r = call("GET", target);
+        bool good = (i % 4 == 3) ? r.status == 404 : r.status == 200;
+        (good ? ok : wrong)++;
+      }
+    });
+  for (auto& t : clients)
+    t.join();
+  CHECK(ok == 1000);
+  CHECK(wrong == 0);
+  CHECK(call("GET", "/healthz").status == 200);
 }

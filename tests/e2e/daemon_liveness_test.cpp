@@ -201,6 +201,30 @@ TEST_CASE_METHOD(liveness_fixture, "heartbeats, silent workers, crash loops and 
     CHECK(backoff[4] == 4000);
   }
 
+  SECTION("a worker killed with -9 is recreated within seconds; a stopped daemon leaves no worker") {
+    auto pid = worker_pid("Thing", 0);
+    REQUIRE(pid > 0);
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    // The driver reports the exit as it happens (no 60 s poll): a new worker appears.
+    REQUIRE(test::wait_until([&] {
+      auto now = worker_pid("Thing", 0);
+      return now > 0 && now != pid;
+    }, 60s));
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    INFO("recreated after " << took.count() << " ms");
+    CHECK(took < 10s);  // about one second here; generous for a loaded CI machine
+    CHECK(orchestration("Thing")["instances"][0]["pod"]["restartsByCause"]["phase"] == 1);
+    std::vector<pid_t> workers;
+    for (int id = 0; id < 3; ++id)
+      workers.push_back(worker_pid("Thing", id));
+    daemon->stop();
+    for (auto w : workers)
+      CHECK((w <= 0 || ::kill(w, 0) != 0));  // gone, not orphaned
+    for (int id = 0; id < 3; ++id)
+      CHECK(worker_pid("Thing", id) == -1);
+  }
+
   SECTION("no heartbeat at all because Kafka is down: nobody is restarted") {
     kafka.stop();
     REQUIRE(test::wait_until([&] { return counter("heartbeat_ticker/Thing", "channel_down_periods") >= 3; }, 120s));
