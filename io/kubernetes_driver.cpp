@@ -558,7 +558,6 @@ class driver final : public instance_driver {
   ssl::context& ssl_ctx() { return ssl_ctx_; }
   const parsed_url& url() const { return url_; }
   const kubernetes_settings& settings() const { return settings_; }
-  bool stopping() const { return stopping_; }
 
   void request_done(const std::shared_ptr<connection>& op, http_reply reply, reply_fn done) {
     live_.erase(op);
@@ -1011,6 +1010,7 @@ void watch_op::read_header() {
       if (status != 200) {
         return self->end(false, status, "HTTP " + std::to_string(status));
       }
+      if (self->parser_.is_done()) return self->end(true, 200, "an empty watch response");
       self->arm_timer(std::chrono::seconds(watch_timeout_seconds) + watch_idle_slack);
       self->read_body();
     });

@@ -387,8 +387,8 @@ TEST_CASE("phase changes set by the API arrive through the watch", "[kubernetes]
                        {"kind", "Pod"},
                        {"metadata", {{"name", "iota-dac-9"}, {"labels", {{"instanceId", "9"}}}}},
                        {"status", {{"phase", "Running"}}}});
-  auto driver = make_driver(settings_for(api));
   status_log log;
+  auto driver = make_driver(settings_for(api));
   driver->watch(log.sink());
 
   REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
@@ -440,8 +440,8 @@ TEST_CASE("phase changes set by the API arrive through the watch", "[kubernetes]
 TEST_CASE("a dropped watch resumes from the last resourceVersion and loses no event",
           "[kubernetes]") {
   fake_pods_api api;
-  auto driver = make_driver(settings_for(api));
   status_log log;
+  auto driver = make_driver(settings_for(api));
   driver->watch(log.sink());
   REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
 
@@ -492,8 +492,8 @@ TEST_CASE("a dropped watch resumes from the last resourceVersion and loses no ev
 TEST_CASE("410 Gone - the driver lists again, reports what changed, and watches on",
           "[kubernetes]") {
   fake_pods_api api;
-  auto driver = make_driver(settings_for(api));
   status_log log;
+  auto driver = make_driver(settings_for(api));
   driver->watch(log.sink());
   REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
 
@@ -529,8 +529,8 @@ TEST_CASE("the watch is retried while the API fails, and a late template trigger
                        {"status", {{"phase", "Running"}}}});
   api.fail_next("GET", 500);  // the first LIST fails
   auto s = settings_for(api);
+  status_log log;  // outlives the driver, whose thread calls it until stopped
   auto driver = io::make_kubernetes_driver(s);
-  status_log log;
   driver->watch(log.sink());
   REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
   CHECK(list_requests(api) == 2);
@@ -555,8 +555,8 @@ TEST_CASE("TLS with insecure_skip_tls_verify, or verification against ca_file", 
   SECTION("insecure") {
     auto s = settings_for(api);
     s.insecure_skip_tls_verify = true;
-    auto driver = make_driver(s);
     status_log log;
+    auto driver = make_driver(s);
     driver->watch(log.sink());
     auto result = create(*driver, dac(3));
     INFO(result.detail);
@@ -728,10 +728,10 @@ TEST_CASE("failures are reported, never hung - refused, timed out, bad url", "[k
 
 TEST_CASE("a hundred creates at once all succeed", "[kubernetes]") {
   fake_pods_api api;
-  auto driver = make_driver(settings_for(api));
   constexpr int n = 100;
   std::mutex mutex;
   std::vector<io::driver_result> results;
+  auto driver = make_driver(settings_for(api));
   for (int id = 0; id < n; ++id) {
     driver->create(dac(id), [&](io::driver_result r) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -753,8 +753,8 @@ TEST_CASE("stop closes the watch and joins promptly, no callback runs afterwards
           "[kubernetes]") {
   fake_pods_api api;
   silent_server server;
-  auto driver = make_driver(settings_for(api));
   status_log log;
+  auto driver = make_driver(settings_for(api));
   driver->watch(log.sink());
   REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
 
