@@ -11,6 +11,7 @@
 #include "actors/heartbeat_ticker.hpp"
 #include "actors/instance_fleet.hpp"
 #include "actors/instance_supervisor.hpp"
+#include "fakes/deterministic_system.hpp"
 #include "fakes/recording_driver.hpp"
 #include "messages/orchestrator.hpp"
 
@@ -19,23 +20,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scoped_actor self;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : test::deterministic_system {
   std::shared_ptr<test::recording_driver> driver = std::make_shared<test::recording_driver>();
   std::vector<caf::actor> spawned;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("scheduler.policy", caf::atom("testing"));
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    return c;
-  }
   fixture()
-      : sys(init(cfg)),
-        self(sys, true),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {}
+  {}
   ~fixture() {
     for (auto& a : spawned)
       self->send_exit(a, caf::exit_reason::user_shutdown);

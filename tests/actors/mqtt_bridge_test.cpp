@@ -10,6 +10,7 @@
 
 #include "actors/mqtt_bridge.hpp"
 #include "actors/resource_orchestrator.hpp"
+#include "fakes/deterministic_system.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
 #include "io/notify_intake.hpp"
 #include "io/notify_journal.hpp"
@@ -20,11 +21,7 @@ using namespace iota;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scoped_actor self;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : test::deterministic_system {
   std::shared_ptr<test::fake_zookeeper_store> store = std::make_shared<test::fake_zookeeper_store>();
   test::temp_dir dir;
   std::shared_ptr<io::notify_journal> journal;
@@ -32,16 +29,9 @@ struct fixture {
   msg::orchestrator_actor thing, rule;
   msg::mqtt_bridge_actor bridge;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("scheduler.policy", caf::atom("testing"));
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    return c;
-  }
 
   fixture()
-      : sys(init(cfg)),
-        self(sys, true),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+  {
     std::vector<io::journal_record> pending;
     journal = std::make_shared<io::notify_journal>(io::journal_settings{dir.path() + "/j"}, pending);
     actors::orchestrator_settings s;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/resource_orchestrator.hpp"
+#include "fakes/deterministic_system.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
 #include "messages/errors.hpp"
 #include "model/planner.hpp"
@@ -22,25 +23,14 @@ namespace {
 
 const std::string root = "/iota/orchestration/Thing";
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scoped_actor self;
-  caf::scheduler::test_coordinator& sched;
+struct fixture : test::deterministic_system {
   std::shared_ptr<test::fake_zookeeper_store> store = std::make_shared<test::fake_zookeeper_store>();
   std::shared_ptr<test::fixed_inventory> inventory = std::make_shared<test::fixed_inventory>();
   actors::orchestrator_settings settings;
 
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.set("scheduler.policy", caf::atom("testing"));
-    c.set("logger.file-verbosity", caf::atom("quiet"));
-    return c;
-  }
 
   fixture()
-      : sys(init(cfg)),
-        self(sys, true),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+  {
     settings.resource = "Thing";
     settings.options = model::resource_options{2, 100, 5};
   }

@@ -1,0 +1,29 @@
+#pragma once
+// An actor system on CAF's deterministic test scheduler: nothing runs until the test says
+// so (sched.run()), timers fire only on sched.trigger_timeouts().
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+namespace iota::test {
+
+struct deterministic_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  caf::scheduler::test_coordinator& sched;
+
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    c.set("scheduler.policy", caf::atom("testing"));
+    c.set("logger.file-verbosity", caf::atom("quiet"));
+    return c;
+  }
+
+  deterministic_system()
+      : sys(init(cfg)),
+        self(sys, true),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {}
+};
+
+}  // namespace iota::test
