@@ -79,6 +79,11 @@ void check_pod(self_ptr self) {
 // What a phase means when no operation of ours explains it.
 void react_to_phase(self_ptr self, io::pod_phase p, const std::string& detail) {
   auto& st = self->state;
+  if (p == io::pod_phase::unknown && detail.rfind("error: ", 0) == 0) {
+    // The driver could not ask (network, 401, 5xx): that says nothing about the pod.
+    log::warn(st.log_name, "could not check pod " + st.ref.pod_name() + " (" + detail + ")");
+    return;
+  }
   st.phase = p;
   if (p != io::pod_phase::missing)
     st.ensured = true;
