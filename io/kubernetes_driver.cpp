@@ -50,6 +50,7 @@
 #include <thread>
 #include <utility>
 
+#include "io/beast_net.hpp"
 #include "io/kubernetes_driver.hpp"
 #include "io/log.hpp"
 #include "model/pod_template.hpp"
@@ -58,12 +59,7 @@ namespace iota::io {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
+using namespace beast_net;  // asio, beast, http, ssl, tcp, error_code
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
@@ -319,10 +315,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // socket was closed would otherwise reopen it).
   void close_socket() {
     closed_ = true;
-    error_code ignored;
     resolver_.cancel();
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().socket().close(ignored);
+    shutdown_and_close(lowest().socket());
   }
 
   driver& d_;

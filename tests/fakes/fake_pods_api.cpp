@@ -7,6 +7,7 @@
 // starts registers and replays the history in one critical section, so none is lost or
 // doubled.
 #include "fakes/fake_pods_api.hpp"
+#include "io/beast_net.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -42,12 +43,7 @@ namespace iota::test {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
+using namespace iota::io::beast_net;  // asio, beast, http, ssl, tcp, error_code
 using json = nlohmann::json;
 
 std::string now_rfc3339() {
@@ -167,13 +163,76 @@ bool selector_matches(const std::string& selector, const json& pod) {
   return true;
 }
 
+// `resource` and `group` name the details' kind (the plural) and group, as the API does.
 json status_json(int code, const std::string& reason, const std::string& message,
-                 const std::string& name = {}) {
+                 const std::string& name = {}, const std::string& resource = "pods",
+                 const std::string& group = {}) {
   json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
             {"status", "Failure"},  {"message", message}, {"reason", reason},
             {"code", code}};
-  if (!name.empty()) s["details"] = {{"name", name}, {"kind", "pods"}};
+  if (!name.empty()) {
+    s["details"] = {{"name", name}, {"kind", resource}};
+    if (!group.empty()) s["details"]["group"] = group;
+  }
   return s;
+}
+
+std::string group_version(const api_resource& r) {
+  return r.group.empty() ? r.version : r.group + "/" + r.version;
+}
+
+// GET /api/v1 or /apis/<group>/<version>.
+json resource_list(const std::string& group, const std::string& version) {
+  json list = {{"kind", "APIResourceList"},
+               {"apiVersion", "v1"},
+               {"groupVersion", group.empty() ? version : group + "/" + version},
+               {"resources", json::array()}};
+  for (const auto& r : discovery_resources()) {
+    if (r.group != group || r.version != version) continue;
+    json verbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update",
+                  "watch"};
+    if (r.name == "namespaces") verbs.erase(2);  // no deletecollection
+    json entry = {{"name", r.name},           {"singularName", r.singular},
+                  {"namespaced", r.namespaced}, {"kind", r.kind},
+                  {"verbs", verbs}};
+    if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
+    list["resources"].push_back(std::move(entry));
+  }
+  return list;
+}
+
+// GET /apis: every group but the core one, in the order of discovery_resources().
+json group_list() {
+  json groups = json::array();
+  std::vector<std::string> seen;
+  for (const auto& r : discovery_resources()) {
+    auto gv = group_version(r);
+    if (r.group.empty() || std::find(seen.begin(), seen.end(), gv) != seen.end()) continue;
+    seen.push_back(gv);
+    json v = {{"groupVersion", gv}, {"version", r.version}};
+    groups.push_back({{"name", r.group}, {"versions", json::array({v})}, {"preferredVersion", v}});
+  }
+  return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}};
+}
+
+const api_resource* find_resource(const std::string& group, const std::string& version,
+                                  const std::string& name) {
+  for (const auto& r : discovery_resources()) {
+    if (r.group == group && r.version == version && r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> path_segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (begin < path.size()) {
+    auto slash = path.find('/', begin);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > begin) out.push_back(path.substr(begin, slash - begin));
+    begin = slash + 1;
+  }
+  return out;
 }
 
 std::string reason_for(int code) {
@@ -351,6 +410,8 @@ struct fake_pods_api::impl {
   }
 
   answer handle(const recorded_request& req, const std::shared_ptr<session_base>& session);
+  // Discovery and the objects of the other resources (fake_pods_api.hpp). Under `mutex`.
+  answer other_paths(const recorded_request& req);
 };
 
 namespace {
@@ -374,10 +435,7 @@ class session final : public session_base {
 
   void close() override {
     if (closed.exchange(true)) return;
-    error_code ignored;
-    auto& socket = beast::get_lowest_layer(stream_).socket();
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    shutdown_and_close(beast::get_lowest_layer(stream_).socket());
   }
 
   void flush() override {
@@ -412,6 +470,7 @@ class session final : public session_base {
     split_target(req.target, req.path, req.query);
     req.authorization = std::string(message[http::field::authorization]);
     req.content_type = std::string(message[http::field::content_type]);
+    req.accept = std::string(message[http::field::accept]);
     req.body = message.body();
     bool keep_alive = message.keep_alive();
 
@@ -516,14 +575,12 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
     return finish(error(code, "injected failure"));
   }
 
-  // /api/v1/namespaces/<ns>/pods[/<name>]
-  // Elsewhere the real server answers a plain-text 404, not a Status.
-  const answer no_route{404, "404 page not found\n", false, "text/plain; charset=utf-8"};
+  // /api/v1/namespaces/<ns>/pods[/<name>]; other paths: other_paths().
   const std::string prefix = "/api/v1/namespaces/";
-  if (request.path.rfind(prefix, 0) != 0) return finish(no_route);
+  if (request.path.rfind(prefix, 0) != 0) return finish(other_paths(request));
   std::string rest = request.path.substr(prefix.size());
   auto slash = rest.find('/');
-  if (slash == std::string::npos) return finish(no_route);
+  if (slash == std::string::npos) return finish(other_paths(request));
   std::string ns = rest.substr(0, slash);
   rest = rest.substr(slash + 1);
   std::string name;
@@ -532,7 +589,7 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
              rest.find('/', 5) == std::string::npos) {
     name = rest.substr(5);
   } else {
-    return finish(no_route);
+    return finish(other_paths(request));
   }
   auto query = [&](const std::string& key) {
     auto it = request.query.find(key);
@@ -669,7 +726,112 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
   return finish(error(405, "the server does not allow this method on the requested resource"));
 }
 
+fake_pods_api::impl::answer fake_pods_api::impl::other_paths(const recorded_request& request) {
+  // Elsewhere the real server answers a plain-text 404, not a Status.
+  const answer no_route{404, "404 page not found\n", false, "text/plain; charset=utf-8"};
+  auto ok = [](const json& body) { return answer{200, body.dump(), false}; };
+  auto seg = path_segments(request.path);
+  const bool get = request.method == "GET";
+  if (seg.empty()) return no_route;
+
+  if (seg.size() == 1 && seg[0] == "version") {
+    if (!get) return error(405, "the server does not allow this method on the requested resource");
+    return ok({{"major", "1"},
+               {"minor", "32"},
+               {"gitVersion", "v1.32.0-iota-fake"},
+               {"gitCommit", "0000000000000000000000000000000000000000"},
+               {"gitTreeState", "clean"},
+               {"buildDate", "2025-01-01T00:00:00Z"},
+               {"goVersion", "go1.23.4"},
+               {"compiler", "gc"},
+               {"platform", "linux/amd64"}});
+  }
+  if (seg.size() == 1 && seg[0] == "api") {
+    if (!get) return error(405, "the server does not allow this method on the requested resource");
+    return ok({{"kind", "APIVersions"},
+               {"versions", {"v1"}},
+               {"serverAddressByClientCIDRs",
+                json::array({{{"clientCIDR", "0.0.0.0/0"},
+                              {"serverAddress", "127.0.0.1:" + std::to_string(port)}}})}});
+  }
+  if (seg.size() == 1 && seg[0] == "apis") {
+    if (!get) return error(405, "the server does not allow this method on the requested resource");
+    return ok(group_list());
+  }
+
+  // /api/v1/... or /apis/<group>/<version>/...
+  std::string group;
+  std::string version;
+  std::size_t at = 0;
+  if (seg[0] == "api" && seg.size() >= 2) {
+    version = seg[1];
+    at = 2;
+  } else if (seg[0] == "apis" && seg.size() >= 3) {
+    group = seg[1];
+    version = seg[2];
+    at = 3;
+  } else {
+    return no_route;
+  }
+  bool served = false;
+  for (const auto& r : discovery_resources()) {
+    served = served || (r.group == group && r.version == version);
+  }
+  if (!served) return no_route;
+  std::vector<std::string> rest(seg.begin() + static_cast<std::ptrdiff_t>(at), seg.end());
+  if (rest.empty()) {
+    if (!get) return error(405, "the server does not allow this method on the requested resource");
+    return ok(resource_list(group, version));
+  }
+
+  // [namespaces/<ns>/]<resource>[/<name>]
+  const api_resource* resource = nullptr;
+  std::string name;
+  if (rest.size() <= 2 && (resource = find_resource(group, version, rest[0])) != nullptr &&
+      (!resource->namespaced || rest.size() == 1)) {
+    // A cluster-scoped object or list, or a list across namespaces.
+    if (rest.size() == 2) name = rest[1];
+  } else if (rest.size() >= 3 && rest.size() <= 4 && rest[0] == "namespaces" &&
+             (resource = find_resource(group, version, rest[2])) != nullptr &&
+             resource->namespaced) {
+    if (rest.size() == 4) name = rest[3];
+  } else {
+    return no_route;
+  }
+  if (!get) return error(405, "the server does not allow this method on the requested resource");
+  if (name.empty()) {
+    return ok({{"kind", resource->kind + "List"},
+               {"apiVersion", group_version(*resource)},
+               {"metadata", {{"resourceVersion", std::to_string(rv)}}},
+               {"items", json::array()}});
+  }
+  // Nothing but pods is stored.
+  std::string qualified = resource->name + (group.empty() ? "" : "." + group);
+  return {404,
+          status_json(404, "NotFound", qualified + " \"" + name + "\" not found", name,
+                      resource->name, group)
+              .dump(),
+          false};
+}
+
 // ---- fake_pods_api ------------------------------------------------------------------------
+
+const std::vector<api_resource>& discovery_resources() {
+  static const std::vector<api_resource> all = {
+      {"", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}},
+      {"", "v1", "pods", "pod", "Pod", true, {"po"}},
+      {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}},
+      {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}},
+      {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}},
+      {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}},
+      {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}},
+      {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}},
+      {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+       "ClusterRoleBinding", false, {}},
+  };
+  return all;
+}
+
 
 fake_pods_api::fake_pods_api(fake_pods_api_options options) : impl_(std::make_unique<impl>()) {
   impl_->options = std::move(options);

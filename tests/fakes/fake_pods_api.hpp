@@ -16,6 +16,18 @@
 //                                               changes; with N every change after N (kept in
 //                                               a history), or, when N is older than the last
 //                                               compact(), one ERROR event with a 410 Status
+// Discovery, as a real API server (v1.32) answers it in the legacy form, Content-Type
+// application/json (clients asking for aggregated discovery, apidiscovery.k8s.io/v2, fall
+// back to it), for the kinds of deploy/ (see `discovery_resources()`):
+//   GET /version, /api (APIVersions), /api/v1 and /apis/<group>/<version> (APIResourceList),
+//       /apis (APIGroupList: apps, rbac.authorization.k8s.io)
+// Other objects of those resources (not pods): nothing is stored, so
+//   GET  .../<resource>/<name>                  404 Status NotFound
+//   GET  .../<resource>                         200 an empty <Kind>List
+//   other methods                               405 Status MethodNotAllowed
+// at /api/v1[/namespaces/<ns>]/<resource>... and /apis/<g>/<v>[/namespaces/<ns>]/<resource>...
+// (namespaced or not as the resource is). That is what `kubectl apply --dry-run=client`
+// needs (tests/integration/deploy_manifests_test.cpp).
 // Other paths get a plain-text "404 page not found", as from the real server.
 // Every change bumps one global resourceVersion. Errors are Status objects as the real API
 // sends them ({"kind":"Status","code":409,"reason":"AlreadyExists",...}).
@@ -38,6 +50,18 @@ struct fake_pods_api_options {
   std::string initial_phase = "Pending";        // status.phase of a created pod
 };
 
+// One resource the fake's discovery lists.
+struct api_resource {
+  std::string group;    // "" for the core group
+  std::string version;  // "v1"
+  std::string name;     // plural, e.g. "deployments"
+  std::string singular;
+  std::string kind;
+  bool namespaced = true;
+  std::vector<std::string> short_names;
+};
+const std::vector<api_resource>& discovery_resources();
+
 struct recorded_request {
   std::string method;  // "GET", "POST", "DELETE", ...
   std::string target;  // as received
@@ -45,6 +69,7 @@ struct recorded_request {
   std::map<std::string, std::string> query;  // decoded
   std::string authorization;                 // the header, "" when absent
   std::string content_type;
+  std::string accept;  // the Accept header, "" when absent
   std::string body;
   int status = 0;  // what the fake answered (200 for a watch stream)
 };
