@@ -12,6 +12,7 @@
 #include "actors/metrics.hpp"
 #include "actors/probe.hpp"
 #include "messages/errors.hpp"
+#include "model/http_request.hpp"
 #include "model/status.hpp"
 #include "model/zk_layout.hpp"
 
@@ -47,26 +48,13 @@ io::http_response error_response(const caf::error& e) {
       case msg::refusal::unprocessable: status = 422; break;
       case msg::refusal::unavailable: status = 503; break;
       case msg::refusal::no_room: status = 409; break;
+      case msg::refusal::not_leader: status = 503; break;
     }
     return io::json_error(status, msg::refusal_text(e));
   }
   if (e == caf::sec::request_timeout)
     return io::json_error(503, "timed out waiting for the orchestrator");
   return io::json_error(503, "orchestrator unavailable: " + caf::to_string(e));
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos < path.size()) {
-    auto next = path.find('/', pos);
-    if (next == std::string::npos)
-      next = path.size();
-    if (next > pos)
-      out.push_back(path.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return out;
 }
 
 std::string iso8601(std::int64_t ms) {
@@ -135,6 +123,37 @@ void respond_status(self_ptr self, const api_resource& res, model::orchestration
       [respond, instance_name, s](caf::error&) { respond(json_response(200, status_json(s, instance_name))); });
 }
 
+// HA (SPEC 10): who leads the resource type, added to GET /:resource as "leader".
+json leader_json(const msg::leadership& l) {
+  auto j = json::parse(l.leader_data, nullptr, false);
+  if (!j.is_object())
+    j = json::object();
+  j["self"] = l.leader;
+  j["elected"] = l.elected;
+  return j;
+}
+
+void respond_status_with_leader(self_ptr self, const api_resource& res, model::orchestration_status s,
+                                const io::http_responder& respond) {
+  self->request(res.orchestrator, self->state.cfg.request_timeout, msg::leader_atom::value)
+    .then(
+      [self, res, s, respond](msg::leadership& l) {
+        auto leader = leader_json(l);
+        io::http_responder with_leader = [respond, leader](io::http_response r) {
+          if (r.status == 200) {
+            auto j = json::parse(r.body, nullptr, false);
+            if (j.is_object()) {
+              j["leader"] = leader;
+              r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+            }
+          }
+          respond(std::move(r));
+        };
+        respond_status(self, res, s, with_leader);
+      },
+      [self, res, s, respond](caf::error&) { respond_status(self, res, s, respond); });
+}
+
 io::http_response method_not_allowed(const char* allowed) {
   auto r = io::json_error(405, std::string{"method not allowed; use "} + allowed);
   r.headers.emplace_back("Allow", allowed);
@@ -142,33 +161,16 @@ io::http_response method_not_allowed(const char* allowed) {
 }
 
 void orchestrate(self_ptr self, const api_resource& res, const io::http_request& req, const io::http_responder& respond) {
-  auto ct = req.header("content-type");
-  if (!req.body.empty() && !ct.empty() && ct.find("application/json") == std::string::npos) {
-    respond(io::json_error(415, "Content-Type must be application/json, got " + ct));
-    return;
-  }
-  json body;  // null: no body, the configured options
-  if (!req.body.empty()) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-      respond(io::json_error(400, "malformed JSON in the request body"));
-      return;
-    }
-  }
-  auto parsed = model::parse_orchestrate_request(body, res.options);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    respond(io::json_error(400, *err));
+  // Content-Type, body and dryRun are checked by the pure model/http_request (fuzzed).
+  std::optional<std::string> dry_run_param;
+  if (auto it = req.query.find("dryRun"); it != req.query.end())
+    dry_run_param = it->second;
+  auto parsed = model::parse_orchestrate_http(req.header("content-type"), req.body, dry_run_param, res.options);
+  if (auto* refusal = std::get_if<model::http_refusal>(&parsed)) {
+    respond(io::json_error(refusal->status, refusal->message));
     return;
   }
   auto request = std::get<model::orchestrate_request>(parsed);
-  if (auto it = req.query.find("dryRun"); it != req.query.end()) {
-    if (it->second == "true" || it->second == "1")
-      request.dry_run = true;
-    else if (it->second != "false" && it->second != "0") {
-      respond(io::json_error(400, "dryRun must be true or false, got \"" + it->second + "\""));
-      return;
-    }
-  }
   auto timeout = self->state.cfg.orchestrate_timeout;
   if (request.dry_run) {
     self->request(res.orchestrator, timeout, msg::plan_atom::value, request)
@@ -191,7 +193,7 @@ void route(self_ptr self, http_call& call) {
   auto& st = self->state;
   auto& req = call.request;
   auto respond = call.respond;
-  auto seg = split_path(req.path);
+  auto seg = model::split_path(req.path);
   auto timeout = st.cfg.request_timeout;
   const bool get = req.method == "GET";
   const bool post = req.method == "POST";
@@ -275,8 +277,24 @@ void route(self_ptr self, http_call& call) {
     if (!get)
       return respond(method_not_allowed("GET"));
     self->request(res.orchestrator, timeout, msg::status_atom::value)
-      .then([self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },
+      .then([self, res, respond](model::orchestration_status& s) { respond_status_with_leader(self, res, std::move(s), respond); },
             [respond](caf::error& e) { respond(error_response(e)); });
+    return;
+  }
+  if (seg.size() == 5 && seg[4] == "reconcile") {  // beyond: run one reconcile now
+    if (!post)
+      return respond(method_not_allowed("POST"));
+    self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::reconcile_atom::value)
+      .then(
+        [respond, name = seg[3]](msg::reconcile_report& r) {
+          json body = {{"resource", name},      {"skipped", r.skipped},
+                       {"inventory", r.inventory}, {"created", r.created},
+                       {"deleted", r.deleted}};
+          if (!r.note.empty())
+            body["note"] = r.note;
+          respond(json_response(200, body));
+        },
+        [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }
   if (seg.size() == 5 && seg[4] == "orchestrate") {

@@ -29,6 +29,14 @@ struct orchestrator_settings {
   std::size_t max_attempts = 10;               // a batch failing this often is refused
   std::chrono::milliseconds retry_delay{500};  // before re-reading after a failure
   std::size_t multi_budget = model::default_multi_budget;
+  // Reconcile (SPEC 9): after the first load, after each new ZooKeeper session and every
+  // interval, the inventory is compared with the placed ids. 0 = only on request.
+  std::chrono::milliseconds reconcile_interval{0};
+  // HA (SPEC 10): true = the daemon runs an election for this type; the orchestrator starts
+  // as a follower (reads only) until the leader actor says it leads, and then prepends a
+  // `check` of its election znode to every multi (fencing). false (tests, bench, a single
+  // daemon without election): it always leads, with no fencing.
+  bool elected = false;
 };
 
 // Spawns the actor and registers it for the store's session events. Works whether or not

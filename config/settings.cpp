@@ -32,6 +32,32 @@ struct config_error {
   std::string message;
 };
 
+// A control character as \n, \r, \t or \xNN; anything else as it is.
+void append_visible(std::string& out, char c) {
+  static constexpr char hex[] = "0123456789abcdef";
+  auto u = static_cast<unsigned char>(c);
+  if (c == '\n')
+    out += "\\n";
+  else if (c == '\r')
+    out += "\\r";
+  else if (c == '\t')
+    out += "\\t";
+  else if (u < 0x20 || u == 0x7f) {
+    out += "\\x";
+    out += hex[u >> 4];
+    out += hex[u & 0xf];
+  } else {
+    out += c;
+  }
+}
+
+std::string one_line(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) append_visible(out, c);
+  return out;
+}
+
 // Keeps the message on one line and bounded, whatever the value holds.
 std::string escape(const std::string& s) {
   std::string out;
@@ -57,17 +83,19 @@ std::string escape(const std::string& s) {
         out += "\\\\";
         break;
       default:
-        out += c;
+        append_visible(out, c);
     }
   }
   return out;
 }
 
 // The one error shape: config: <key path> (<source>): <what is wrong>, got "<value>"
+// Key paths, sources and texts may quote the file's keys and values too (a YAML key may hold
+// a newline): control characters are escaped everywhere, so the message is always one line.
 [[noreturn]] void fail(const std::string& key, const std::string& source, const std::string& what,
                        const std::string& got) {
-  throw config_error{"config: " + key + " (" + source + "): " + what + ", got \"" + escape(got) +
-                     "\""};
+  throw config_error{"config: " + one_line(key) + " (" + one_line(source) + "): " + one_line(what) +
+                     ", got \"" + escape(got) + "\""};
 }
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
@@ -966,7 +994,7 @@ load_result load_settings(const std::vector<std::string>& args, const env_lookup
   } catch (const config_error& e) {
     result.error = e.message;
   } catch (const std::exception& e) {
-    result.error = std::string("config: unexpected error: ") + e.what();
+    result.error = "config: unexpected error: " + one_line(e.what());
   } catch (...) {
     result.error = "config: unexpected error";
   }

@@ -21,6 +21,12 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using inventory_atom = caf::atom_constant<caf::atom("inventory")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
+// HA and reconcile (SPEC sections 9, 10).
+using leader_atom = caf::atom_constant<caf::atom("leader")>;          // leadership of a type
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;    // inventory vs placed ids
+using fenced_atom = caf::atom_constant<caf::atom("fenced")>;          // a multi failed its fence
+using election_atom = caf::atom_constant<caf::atom("election")>;      // leader actor's io results
+
 }  // namespace iota::msg
 
 namespace iota::msg {

@@ -16,6 +16,7 @@ enum class refusal : std::uint8_t {
   unprocessable,     // 422: valid request the state cannot satisfy (over max, no room)
   unavailable,       // 503: ZooKeeper down, queue full, inventory unreadable
   no_room,           // 409: a drain the other instances cannot absorb
+  not_leader,        // 503: another daemon leads this resource type (the text names it)
 };
 
 inline constexpr caf::atom_value refusal_category = caf::atom("refusal");

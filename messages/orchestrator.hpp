@@ -48,6 +48,35 @@ struct fetch_result {
   std::vector<std::string> problems;
 };
 
+// Who leads a resource type (SPEC section 10), from the leader actor to the orchestrator,
+// and from the orchestrator to whoever asks (the REST API).
+struct leadership {
+  bool leader = false;       // this daemon leads (always true without an election)
+  bool elected = false;      // an election runs for this type (false: single daemon, no HA)
+  std::string fence_path;    // this daemon's election znode while it leads
+  std::string leader_data;   // the leader's election znode data (JSON naming it); "" = unknown
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leadership& x) {
+  return f(caf::meta::type_name("leadership"), x.leader, x.elected, x.fence_path, x.leader_data);
+}
+
+// What one reconcile did (SPEC section 9).
+struct reconcile_report {
+  bool skipped = false;         // nothing compared (no orchestration yet, no inventory)
+  std::string note;             // why it was skipped
+  std::uint32_t inventory = 0;  // ids in the inventory
+  std::uint32_t created = 0;    // ids placed by this reconcile
+  std::uint32_t deleted = 0;    // ids removed by this reconcile
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconcile_report& x) {
+  return f(caf::meta::type_name("reconcile_report"), x.skipped, x.note, x.inventory, x.created,
+           x.deleted);
+}
+
 // Sent to the registered instance listener (the supervisors' side) after a commit.
 enum class instance_change : std::uint8_t { added, removed };
 
@@ -60,12 +89,18 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<model::orchestration_status>,
   caf::replies_to<stats_atom>::with<actor_stats>,
   caf::reacts_to<register_atom, caf::actor>,
+  caf::reacts_to<leader_atom, leadership>,                        // from the leader actor
+  caf::replies_to<leader_atom>::with<leadership>,
+  caf::replies_to<reconcile_atom>::with<reconcile_report>,       // run one now
   // internal: io results and timers
   caf::reacts_to<zk_session_atom, int, std::int64_t>,
   caf::reacts_to<fetched_atom, std::uint64_t, fetch_result>,
   caf::reacts_to<committed_atom, std::uint64_t, int>,
   caf::reacts_to<inventory_atom, std::uint64_t, std::vector<std::string>, std::string>,
-  caf::reacts_to<retry_atom, std::uint64_t>>;
+  caf::reacts_to<retry_atom, std::uint64_t>,
+  caf::reacts_to<reconcile_atom, std::uint64_t>,                 // the periodic timer
+  caf::reacts_to<reconcile_atom, std::uint64_t, std::vector<std::string>, std::string>,
+  caf::reacts_to<fenced_atom, std::uint64_t>>;
 
 }  // namespace iota::msg
 

@@ -61,7 +61,7 @@ rendered_instance render_one(instance_id id, const instance_touch& t, instance* 
     r.ops.push_back(op(k::remove, instance_path(root, id)));
   }
   for (auto& o : r.ops)
-    r.bytes += o.path.size() + o.data.size() + 16;
+    r.bytes += o.path.size() + o.data.size() + multi_op_overhead;
   return r;
 }
 
@@ -90,15 +90,22 @@ rendered_change_set render(const change_set& changes, orchestration& state,
     }
   }
   std::size_t used = 0;
+  out.removals_from = std::string::npos;
   for (std::size_t i = 0; i < out.instances.size(); ++i) {
     auto b = out.instances[i].bytes;
-    if (out.multis.empty() || used + b > multi_budget) {
+    bool first_removal = out.instances[i].fate == instance_fate::removed &&
+                         out.removals_from == std::string::npos;
+    if (out.multis.empty() || used + b > multi_budget || first_removal) {
       out.multis.emplace_back();
       used = 0;
     }
+    if (first_removal)
+      out.removals_from = out.multis.size() - 1;
     out.multis.back().push_back(i);
     used += b;
   }
+  if (out.removals_from == std::string::npos)
+    out.removals_from = out.multis.size();
   return out;
 }
 

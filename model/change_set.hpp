@@ -60,13 +60,26 @@ struct rendered_change_set {
   std::vector<rendered_instance> instances;  // created, then updated/reloaded, then removed
   // Instances grouped into multis whose payload stays under the byte budget; an instance's
   // ops are never split, so each instance changes atomically (its data, `_reload` bump and
-  // `resources` together). Indices into `instances`.
+  // `resources` together). Indices into `instances`. Removed instances never share a multi
+  // with the others: the multis from `removals_from` on hold only removals, so a writer can
+  // send every multi before them at once and the removals once those committed.
   std::vector<std::vector<std::size_t>> multis;
+  std::size_t removals_from = 0;  // == multis.size() when nothing is removed
 };
 
-// Default budget for one multi: jute.maxbuffer is 1,048,575 bytes for the whole packet,
-// this leaves room for the per-op framing.
-inline constexpr std::size_t default_multi_budget = 960 * 1024;
+// Bytes one op adds to the multi packet beyond its path and data (ZooKeeper's jute framing:
+// the multi header, length prefixes, version, flags, and the open ACL of a create: <= 48).
+inline constexpr std::size_t multi_op_overhead = 64;
+
+// Default budget for one multi. Two bounds: jute.maxbuffer (1,048,575 bytes by default)
+// refuses a whole packet over it (the server drops the connection: the client only sees
+// connection loss), and ZooKeeper keeps its last 500 committed transactions in memory
+// (ZKDatabase's committedLog; `zookeeper.commitLogCount` cannot go below 500), so the server
+// heap holds ~500 x the multi size: 960 KB multis fill ~470 MB and a 512 MB server dies of
+// OutOfMemoryError. 256 KB holds one full instance (5,000 UUIDs: ~195 KB) or many small ones
+// and keeps that log near 128 MB; the multis of a batch are pipelined, so more of them cost
+// little.
+inline constexpr std::size_t default_multi_budget = 256 * 1024;
 
 // Renders the change set against the current state. Bumps `reload_times` of every touched
 // instance that existed before and still exists (exactly once), so the state afterwards is

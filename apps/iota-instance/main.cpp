@@ -2,11 +2,11 @@
 // platform's workers (DAC, rules engine): reads its share from ZooKeeper
 // (`/iota/orchestration/<R>/<id>/resources`), re-reads it on every change of `_reload`, and
 // heart-beats on Kafka topic `HeartBeat`. Flags let tests make it stop heart-beating, exit or
-// hang, to drive the orchestrator's liveness paths.
+// hang, to drive the orchestrator's liveness paths; SIGUSR1 silences it at run time.
 //
 // Threads: the main thread runs the schedule (loads, heartbeats, --exit-after, --hang-after,
 // the status file); ZooKeeper callbacks only record results and wake it; one thread waits for
-// SIGINT/SIGTERM. Loads are started from the main thread only, one at a time.
+// SIGINT/SIGTERM/SIGUSR1. Loads are started from the main thread only, one at a time.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -67,7 +67,9 @@ constexpr const char* usage_text =
   "  --log-level LEVEL         trace|debug|info|warn|error (env IOTA_LOG_LEVEL; default info)\n"
   "  --help                    this text\n"
   "\n"
-  "Flags override environment variables. SIGINT or SIGTERM: clean exit 0.\n";
+  "Flags override environment variables. SIGINT or SIGTERM: clean exit 0. SIGUSR1: go\n"
+  "silent for good: no more heartbeats, but keep serving and reloading (a worker whose\n"
+  "heartbeats are lost; the status file then says \"silent\":true).\n";
 
 // zookeeper.h's ZOO_SESSION_EVENT: the watch ended without a node event.
 constexpr int zoo_session_event = -1;
@@ -253,6 +255,17 @@ class worker {
         reload_path_(model::reload_path(root_, id_)),
         resources_path_(model::resources_path(root_, id_)) {}
 
+  // SIGUSR1 (from the signal thread): no more heartbeats; loads go on.
+  void silence() {
+    std::lock_guard lk(mu_);
+    if (silent_)
+      return;
+    silent_ = true;
+    status_dirty_ = true;
+    iota::log::warn(component_, "silenced (SIGUSR1): no more heartbeats, still serving");
+    cv_.notify_all();
+  }
+
   // SIGINT/SIGTERM (from the signal thread).
   void request_stop() {
     std::lock_guard lk(mu_);
@@ -307,7 +320,7 @@ class worker {
       }
       if (!hung_ && load_wanted_ && !load_in_flight_ && connected_ && now >= retry_at_)
         start_load(lk);
-      if (!hung_ && producer_ && now >= next_heartbeat) {
+      if (!hung_ && !silent_ && producer_ && now >= next_heartbeat) {
         send_heartbeat(lk);
         next_heartbeat += o_.heartbeat;
         if (next_heartbeat <= now)  // fell behind (suspended): no burst of catch-up beats
@@ -328,7 +341,7 @@ class worker {
         wake = std::min(wake, *exit_at);
       if (hang_at && !hung_)
         wake = std::min(wake, *hang_at);
-      if (!hung_ && producer_)
+      if (!hung_ && !silent_ && producer_)
         wake = std::min(wake, next_heartbeat);
       if (!hung_ && load_wanted_ && !load_in_flight_ && connected_)
         wake = std::min(wake, retry_at_);
@@ -485,6 +498,7 @@ class worker {
                         {"loads", loads_},
                         {"heartbeats", heartbeats_},
                         {"hung", hung_},
+                        {"silent", silent_},
                         {"ids", ids_}};
     return j.dump();
   }
@@ -502,6 +516,7 @@ class worker {
   std::condition_variable cv_;
   bool stop_ = false;
   bool hung_ = false;
+  bool silent_ = false;
   bool connected_ = false;
   bool load_wanted_ = false;
   bool load_in_flight_ = false;
@@ -522,11 +537,12 @@ int main(int argc, char** argv) {
   if (int r = parse(argc, argv, opts); r != 0)
     return r == 1 ? 0 : 2;
 
-  // Block the stop signals before any thread starts (threads inherit the mask), so that only
-  // the signal thread below ever receives them.
+  // Block the stop signals (and SIGUSR1) before any thread starts (threads inherit the mask),
+  // so that only the signal thread below ever receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);
   if (opts.ignore_sigterm)
     std::signal(SIGTERM, SIG_IGN);
   else
@@ -540,8 +556,17 @@ int main(int argc, char** argv) {
   worker w(std::move(opts));
   std::atomic<bool> exiting{false};
   std::thread signal_thread([&w, &exiting, stop_signals] {
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {}
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&stop_signals, &sig) != 0)
+        continue;
+      if (sig == SIGUSR1 && !exiting.load()) {
+        w.silence();
+        continue;
+      }
+      if (sig != SIGUSR1)
+        break;
+    }
     if (!exiting.load())
       w.request_stop();
   });

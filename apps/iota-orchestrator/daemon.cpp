@@ -10,15 +10,24 @@
 #include <map>
 #include <memory>
 #include <pthread.h>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/heartbeat_ticker.hpp"
 #include "actors/http_api.hpp"
 #include "actors/instance_fleet.hpp"
 #include "actors/kafka_bridge.hpp"
+#include "actors/leader.hpp"
 #include "actors/pod_monitor.hpp"
 #include "actors/mqtt_bridge.hpp"
 #include "actors/resource_orchestrator.hpp"
@@ -58,7 +67,11 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// A file or a PostgreSQL query (SPEC section 13). Throws std::invalid_argument for a conninfo
+// libpq cannot parse (the message redacts the password).
 std::shared_ptr<io::inventory_source> make_inventory(const config::resource_settings& r) {
+  if (!r.inventory.postgres.empty())
+    return io::make_postgres_inventory(r.inventory.postgres, r.inventory.query);
   if (!r.inventory.file.empty())
     return io::make_file_inventory(r.inventory.file);
   return nullptr;
@@ -133,13 +146,17 @@ int run_daemon(int argc, char** argv) {
   log::set_level(cfg.log_level);
   for (auto& w : cfg.warnings)
     log::warn("config", w);
-  for (auto& r : cfg.resources)
-    if (!r.inventory.postgres.empty()) {
-      std::cerr << "config: resources[" << r.resource
-                << "].inventory.postgres: the PostgreSQL inventory is not built yet; use "
-                   "inventory.file\n";
+  // Inventories are built before anything runs: a conninfo libpq cannot parse is a config error.
+  std::map<std::string, std::shared_ptr<io::inventory_source>> inventories;
+  for (auto& r : cfg.resources) {
+    try {
+      inventories[r.resource] = make_inventory(r);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "config: resources[" << r.resource << "].inventory.postgres: " << e.what()
+                << "\n";
       return 2;
     }
+  }
 
   auto stop_signals = block_stop_signals();
 
@@ -176,12 +193,16 @@ int run_daemon(int argc, char** argv) {
     s.batch_size = cfg.orchestrator.batch_size;
     s.max_moves_per_step = cfg.orchestrator.max_moves_per_step;
     s.max_queued_events = cfg.orchestrator.max_queued_events;
-    auto a = actors::spawn_resource_orchestrator(sys, s, store, make_inventory(r));
+    s.reconcile_interval = cfg.reconcile_interval;
+    s.elected = true;  // HA: writes only while the leader actor says this daemon leads
+    auto a = actors::spawn_resource_orchestrator(sys, s, store, inventories[r.resource]);
     caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(a));
     orchestrators.emplace(r.resource, a);
     api_cfg.resources.emplace(r.resource, actors::api_resource{a, r.instance_name, r.options, {}});
     log::info("daemon", "orchestrator for " + r.resource + " started (inventory " +
-                          r.inventory.file + ")");
+                          (inventories[r.resource] ? inventories[r.resource]->describe()
+                                                   : std::string{"none"}) +
+                          ")");
   }
   // The instance side: a driver, a fleet of supervisors per resource, heartbeats for those
   // with `heart`, and the pod monitor.
@@ -242,6 +263,41 @@ int run_daemon(int argc, char** argv) {
   bridge_cfg.limits.max_ids = cfg.mqtt.max_ids_per_notify;
   auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, journal, window);
   caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(bridge));
+
+  // HA (SPEC 10): one election per resource type. The notify intake (one MQTT session, the
+  // configured clientId) runs only while this daemon leads every type: a follower never
+  // takes notifies it could not apply, and while nobody holds the session the broker queues
+  // them for it (persistent session), so none is lost in a failover; the new leader connects
+  // with the same clientId and receives them. A daemon that loses leadership after its intake
+  // ran stops cleanly and starts itself again (exec) as a candidate: that drops its MQTT
+  // session and stops its workers (the local driver's workers are its children), so two
+  // daemons never both take notifies or both run workers.
+  struct leadership_signal {
+    std::mutex m;
+    std::condition_variable cv;
+    bool leads_all = false;
+    bool stop = false;
+  };
+  auto leading = std::make_shared<leadership_signal>();
+  actors::leader_settings ls;
+  for (auto& r : cfg.resources)
+    ls.resources.push_back(r.resource);
+  {
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    nlohmann::json who = {{"daemon", std::string{host} + ":" + std::to_string(::getpid())},
+                          {"http", cfg.http.listen}};
+    ls.data = who.dump();
+  }
+  ls.on_leads_all = [leading](bool all) {
+    {
+      std::lock_guard<std::mutex> g{leading->m};
+      leading->leads_all = all;
+    }
+    leading->cv.notify_all();
+  };
+  auto leader = actors::spawn_leader(sys, ls, store, orchestrators);
+  caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(leader));
   store->start();
 
   auto api = actors::spawn_http_api(sys, api_cfg);
@@ -260,7 +316,7 @@ int run_daemon(int argc, char** argv) {
     for (auto& a : liveness_actors)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (auto a : {caf::actor_cast<caf::actor>(api), caf::actor_cast<caf::actor>(bridge),
-                   caf::actor_cast<caf::actor>(stats)})
+                   caf::actor_cast<caf::actor>(stats), caf::actor_cast<caf::actor>(leader)})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& c : consumers)
       c->stop();
@@ -278,24 +334,50 @@ int run_daemon(int argc, char** argv) {
   ms.reconnect_period = cfg.mqtt.reconnect_period;
   ms.persistence_dir = cfg.mqtt.journal_dir + "/paho";
   io::notify_intake intake{journal, window, io::make_mqtt_client(ms)};
-  intake.start(
-    std::move(replay),
-    [bridge](std::uint64_t seq, std::string payload) {
-      caf::anon_send(bridge, msg::notify_atom::value, seq, std::move(payload));
-    },
-    [bridge](bool connected, const std::string& detail) {
-      caf::anon_send(bridge, msg::mqtt_state_atom::value, connected, detail);
-    });
+  std::atomic<bool> restart{false};
   log::info("daemon", "iota-orchestrator " IOTA_VERSION " running; ZooKeeper " + cfg.zookeeper +
-                        ", MQTT " + cfg.mqtt.brokers + " topic " + cfg.mqtt.topic);
+                        ", MQTT " + cfg.mqtt.brokers + " topic " + cfg.mqtt.topic +
+                        "; the notify intake starts once this daemon leads every resource type");
+  // Starts the intake when this daemon leads every type; on losing that, restarts the daemon.
+  std::thread intake_control([&, leading] {
+    {
+      std::unique_lock<std::mutex> lk{leading->m};
+      leading->cv.wait(lk, [&] { return leading->stop || leading->leads_all; });
+      if (leading->stop)
+        return;
+    }
+    log::info("daemon", "leading every resource type: starting the notify intake");
+    intake.start(
+      std::move(replay),
+      [bridge](std::uint64_t seq, std::string payload) {
+        caf::anon_send(bridge, msg::notify_atom::value, seq, std::move(payload));
+      },
+      [bridge](bool connected, const std::string& detail) {
+        caf::anon_send(bridge, msg::mqtt_state_atom::value, connected, detail);
+      });
+    std::unique_lock<std::mutex> lk{leading->m};
+    leading->cv.wait(lk, [&] { return leading->stop || !leading->leads_all; });
+    if (leading->stop)
+      return;
+    log::warn("daemon", "leadership lost: stopping and starting again as a candidate");
+    restart = true;
+    ::kill(::getpid(), SIGTERM);
+  });
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("daemon", std::string{"stopping on "} + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  {
+    std::lock_guard<std::mutex> g{leading->m};
+    leading->stop = true;
+  }
+  leading->cv.notify_all();
+  intake_control.join();
 
   // Stop order: intake first (no new notifies; what is journaled but not durable is replayed
   // next start), then the actors, then the store (its callbacks end), then the system.
   intake.stop();
+  caf::anon_send_exit(leader, caf::exit_reason::user_shutdown);
   http->stop();
   caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
@@ -309,6 +391,15 @@ int run_daemon(int argc, char** argv) {
   driver->stop();  // the local driver stops every worker it started: no orphans
   store->stop();
   log::info("daemon", "stopped");
+  if (restart) {
+    sys.await_all_actors_done();
+    log::info("daemon", "restarting (exec) to rejoin the election");
+    std::vector<char*> again(argv, argv + argc);
+    again.push_back(nullptr);
+    ::execv("/proc/self/exe", again.data());
+    log::error("daemon", std::string{"exec failed: "} + std::strerror(errno));
+    return 1;
+  }
   return 0;
 }
 

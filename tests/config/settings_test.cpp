@@ -882,3 +882,18 @@ TEST_CASE("process_env reads the process environment", "[config]") {
   ::unsetenv("IOTA_CONFIG_TEST_VAR");
   CHECK_FALSE(env("IOTA_CONFIG_TEST_VAR").has_value());
 }
+
+// Found by tests/fuzz/config_fuzz: a YAML key holding a newline (a quoted or complex key)
+// was copied raw into the error, which then ran over several lines.
+TEST_CASE("control characters in keys and values never break the error line", "[config][fuzz]") {
+  fixture fx;
+  // The fuzzer's input: the complex key '1\x01 1\xff\xff\xff}' folded with a trailing newline.
+  auto r = fx.load_yaml("? '1\x01" "1\xff\xff\xff}\n\n");
+  check_error(r, {"unknown key", "1\\x011\xff\xff\xff}\\n"});
+  r = fx.load_yaml("\"a\\nb\\rc\\td\": 1\n");
+  check_error(r, {"config: a\\nb\\rc\\td (file ", "unknown key", "got \"a\\nb\\rc\\td\""});
+  r = fx.load_yaml("mqtt: { \"x\\u0007y\": 1 }\n");
+  check_error(r, {"config: mqtt.x\\x07y (file ", "unknown key"});
+  r = fx.load_yaml("logLevel: \"in\\u007ffo\"\n");
+  check_error(r, {"logLevel", "got \"in\\x7ffo\""});
+}

@@ -93,13 +93,25 @@ class fake_zookeeper_store : public io::zookeeper_store {
         tree.apply(ptrs);
       } catch (const std::exception& e) {
         std::string what = e.what();
-        done(what.find("version") != std::string::npos ? io::zk_bad_version
-             : what.find("exists") != std::string::npos ? io::zk_node_exists
-                                                         : io::zk_no_node,
-             {});
+        auto rc = what.find("version") != std::string::npos ? io::zk_bad_version
+                  : what.find("exists") != std::string::npos ? io::zk_node_exists
+                                                              : io::zk_no_node;
+        // As ZooKeeper reports it: ok before the failing op, its code, placeholders after.
+        std::vector<io::zk_rc> results(ops.size(), io::zk_runtime_inconsistency);
+        for (std::size_t k = 0; k < ptrs.size(); ++k) {
+          auto probe = tree;
+          try {
+            probe.apply({ptrs.begin(), ptrs.begin() + static_cast<std::ptrdiff_t>(k + 1)});
+            results[k] = io::zk_ok;
+          } catch (const std::exception&) {
+            results[k] = rc;
+            break;
+          }
+        }
+        done(rc, std::move(results));
         return;
       }
-      done(io::zk_ok, {});
+      done(io::zk_ok, std::vector<io::zk_rc>(ops.size(), io::zk_ok));
     });
   }
 

@@ -316,3 +316,54 @@ TEST_CASE_METHOD(zk_fixture, "an outside write is detected by version and neithe
   CHECK(counter(a, "write_conflicts") == 1);
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(zk_fixture,
+                 "full-size instances: many multi batches keep ZooKeeper up and end as applied",
+                 "[integration][zookeeper][orchestrator][batching][fullsize]") {
+  // Production-size instances (~4,760 UUIDs, ~186 KB of `resources` each). Small batches make
+  // many multis, each rewriting whole instances. ZooKeeper keeps its last 500 committed
+  // transactions in memory (several copies of each): with multis packed near jute.maxbuffer
+  // (the former 960 KB budget) the fixture's 512 MB server died of OutOfMemoryError and the
+  // orchestrator retried its batch forever against a dead server (connection loss).
+  auto placed = uuids(100000, 21);
+  auto s = settings(50);
+  auto a = spawn(s, placed);
+  auto status = orchestrate(sys, a, model::resource_options{10, 100, 5000});
+  REQUIRE(status.resources == 100000);
+  REQUIRE(status.instances.size() == 21);
+  std::set<std::string> live(placed.begin(), placed.end());
+  std::vector<std::string> pool = placed;
+  auto fresh = uuids(3000, 22);
+  std::mt19937_64 rng{23};
+  event_sender sender{sys};
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    if (rng() % 10 < 6) {
+      sender.send(a, msg::event_kind::create, {fresh[i]});
+      live.insert(fresh[i]);
+    } else {
+      auto k = rng() % pool.size();
+      sender.send(a, msg::event_kind::destroy, {pool[k]});
+      live.erase(pool[k]);
+      pool[k] = pool.back();
+      pool.pop_back();
+    }
+  }
+  REQUIRE(sender.wait_acks(fresh.size(), 600s));
+  CHECK(sender.t->errors == 0);
+  CHECK(counter(a, "write_interrupted") == 0);  // the server never dropped us
+  CHECK(counter(a, "batches") >= 40);
+  CHECK(counter(a, "multis_committed") >= 500);  // enough to fill ZooKeeper's committed log
+  CHECK(test::zookeeper_ruok(zk.port()));
+  auto back = read_back(*reader);
+  CHECK(back.resources() == live.size());
+  std::size_t missing = 0;
+  for (auto& id : live)
+    missing += back.where(id) ? 0 : 1;
+  CHECK(missing == 0);
+  for (auto& [id, inst] : back.instances()) {
+    CHECK(get(*reader, model::instance_path(root, id)).second ==
+          model::encode_instance_data(inst.used(), inst.capacity));
+    CHECK(inst.reload_times >= 1);  // every instance was touched by some batch
+  }
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}

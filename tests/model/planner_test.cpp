@@ -356,3 +356,104 @@ TEST_CASE("a change set larger than one multi splits at instance boundaries", "[
   auto back = zk.load(root, 5000);
   CHECK(back.resources() == 50000);
 }
+
+namespace {
+
+// The size ZooKeeper's jute encoding gives one op of a multi request: its MultiHeader
+// (type, done, err: 9 bytes) and the request record (strings and buffers length-prefixed;
+// a create carries the open ACL, one entry "world"/"anyone", and its flags).
+std::size_t jute_size(const zk_op& op) {
+  std::size_t n = 9 + 4 + op.path.size();
+  switch (op.type) {
+    case zk_op::kind::create: return n + 4 + op.data.size() + 4 + (4 + 4 + 5 + 4 + 6) + 4;
+    case zk_op::kind::set: return n + 4 + op.data.size() + 4;
+    case zk_op::kind::remove:
+    case zk_op::kind::check: return n + 4;
+  }
+  return n;
+}
+
+std::string uuid_like(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012x", i, i * 7919);
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("an instance's byte count covers its ops' full jute framing", "[planner][multi]") {
+  orchestration s;
+  change_set cs;
+  for (int i = 0; i < 3000; ++i)
+    create_resource(s, uuid_like(i), cs);
+  auto created = render(cs, s, root);  // creates: the framing with an ACL
+  REQUIRE(created.instances.size() == 1);
+  std::size_t jute = 0;
+  for (auto& op : created.instances[0].ops)
+    jute += jute_size(op);
+  CHECK(created.instances[0].bytes >= jute);
+  for (auto& i : created.instances)
+    record_committed(i, s);
+  change_set later;
+  delete_resource(s, uuid_like(7), later);
+  auto updated = render(later, s, root);  // sets
+  REQUIRE(updated.instances.size() == 1);
+  jute = 0;
+  for (auto& op : updated.instances[0].ops)
+    jute += jute_size(op);
+  CHECK(updated.instances[0].bytes >= jute);
+}
+
+TEST_CASE("full-size instances go one per multi, each multi far below jute.maxbuffer",
+          "[planner][multi]") {
+  // 400,000 UUIDs at resourcePerInstance 5000: 81 instances of ~4,938 ids (~193 KB each).
+  orchestration s;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 400000; ++i)
+    ids.push_back(uuid_like(i));
+  auto plan = plan_of(s, ids, resource_options{10, 100, 5000});
+  change_set first;
+  apply_plan(s, plan, first);
+  auto created = render(first, s, root);
+  REQUIRE(created.instances.size() == 81);
+  for (auto& i : created.instances)
+    record_committed(i, s);
+  // A batch of events touching every instance: each one's full `resources` is rewritten.
+  change_set cs;
+  for (int i = 0; i < 400000; i += 400)
+    delete_resource(s, ids[static_cast<std::size_t>(i)], cs);
+  REQUIRE(cs.size() == 81);
+  auto rendered = render(cs, s, root);
+  CHECK(rendered.multis.size() == 81);
+  CHECK(rendered.removals_from == rendered.multis.size());
+  for (auto& multi : rendered.multis) {
+    REQUIRE(multi.size() == 1);
+    auto& inst = rendered.instances[multi[0]];
+    CHECK(inst.ops.size() == 3);  // data, _reload, resources together
+    std::size_t jute = 4 + 8 + 9;  // length, request header, closing MultiHeader
+    for (auto& op : inst.ops)
+      jute += jute_size(op);
+    CHECK(jute <= default_multi_budget);
+    CHECK(jute < 1048575 / 4);  // a fence op or longer ids leave a wide margin
+  }
+}
+
+TEST_CASE("small instances share multis; removals come last in multis of their own",
+          "[planner][multi]") {
+  auto s = with_instances({{0, make_ids(10, "a")}, {1, make_ids(10, "b")},
+                           {2, make_ids(10, "c")}, {3, {}}},
+                          20);
+  change_set cs;
+  create_resource(s, "x", cs);          // instance 3 (the highest with room) changes
+  delete_resource(s, "a1", cs);         // instance 0 changes
+  cs.touch(2, true, true);              // instance 2 is about to go
+  s.remove_instance(2);
+  auto rendered = render(cs, s, root);
+  REQUIRE(rendered.instances.size() == 3);
+  REQUIRE(rendered.multis.size() == 2);
+  CHECK(rendered.multis[0].size() == 2);  // both updates in one multi
+  CHECK(rendered.removals_from == 1);
+  REQUIRE(rendered.multis[1].size() == 1);
+  CHECK(rendered.instances[rendered.multis[1][0]].fate == instance_fate::removed);
+  CHECK(rendered.instances[rendered.multis[1][0]].id == 2);
+}

@@ -1,0 +1,59 @@
+#pragma once
+// Leader election (SPEC section 10): one actor per daemon runs one election per resource
+// type, each under /iota/orchestrator/leader/<Resource> (outside /iota/orchestration, which
+// the workers list). It tells each type's orchestrator whether this daemon leads it and who
+// does, and the daemon whether it leads every type (the MQTT intake runs only then).
+//
+// Recipe: an ephemeral sequential znode `n_<token>_<seq>` per type (data: JSON naming this
+// daemon); the lowest sequence leads; a follower watches only its predecessor and re-checks
+// when it goes (no herd on a leader change), and the lowest one to keep the leader's name
+// fresh for refusals (a read, once per change). The leader watches its own znode. The token
+// (unique per daemon process) finds znodes a create left behind when its outcome was unknown
+// (connection loss), which are removed. On session expiry the znodes are gone: the election
+// is joined again with new ones. Disconnected longer than the session timeout, the daemon
+// steps down at once (ZooKeeper has expired the session by then and may have elected another
+// daemon; the client only learns of the expiry when it reconnects).
+//
+// One MQTT session serves every type, so leadership of all types should sit with one daemon:
+// a daemon that does not lead the first configured type gives up the other types it leads
+// (re-joins at the tail) as long as the first type's leader is a candidate there too. After
+// racing starts, leadership converges to the first type's leader.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "messages/leader.hpp"
+#include "messages/orchestrator.hpp"
+
+namespace iota::io {
+class zookeeper_store;
+}
+
+namespace iota::actors {
+
+struct leader_settings {
+  std::vector<std::string> resources;  // in configured order; the first leads the others
+  std::string data;                    // this daemon's znode data, e.g. {"daemon":..,"http":..}
+  std::string token;                   // unique per daemon process; "" = host-pid-random
+  std::chrono::milliseconds session_timeout{10000};  // step down when disconnected this long
+  std::chrono::milliseconds retry_delay{1000};
+  std::string root = "/iota/orchestrator/leader";
+  // Called from the actor when "leads every type" changes; must not block.
+  std::function<void(bool leads_all)> on_leads_all;
+};
+
+// Spawns the actor and registers it for the store's session events (works whether or not
+// the store is started or connected yet).
+msg::leader_actor spawn_leader(caf::actor_system& sys, leader_settings settings,
+                               std::shared_ptr<io::zookeeper_store> store,
+                               std::map<std::string, msg::orchestrator_actor> orchestrators);
+
+// "host-pid-random": [A-Za-z0-9.-] only.
+std::string make_leader_token();
+
+}  // namespace iota::actors
