@@ -442,8 +442,10 @@ TEST_CASE_METHOD(full_stack, "full stack: 2,000 notifies, a worker killed, a wor
   REQUIRE(silenced_pid > 0);
 
   auto inventory = daemon->dir() + "/Thing.txt";
+  std::size_t sent = 0;
   for (int b = 0; b < batches; ++b) {
     auto batch = stream.next_batch(notifies_per_batch);
+    sent += batch.size();
     write_atomically(inventory, stream.inventory_text());  // the data layer commits, then notifies
     test::mqtt_publish(broker.url(), "cm/notify", batch);
     if (b == 2)
@@ -452,6 +454,7 @@ TEST_CASE_METHOD(full_stack, "full stack: 2,000 notifies, a worker killed, a wor
       REQUIRE(::kill(silenced_pid, SIGUSR1) == 0);  // alive and serving, no more heartbeats
   }
   auto published = std::chrono::steady_clock::now();
+  CHECK(sent == batches * notifies_per_batch);
   auto expected = stream.expected();
   INFO("created " << stream.created() << ", deleted " << stream.deleted() << ", expected "
                   << expected.size());
