@@ -77,12 +77,12 @@ std::string create(const std::string& id) {
 
 // One daemon: the fixture writes its config; it is started here so that a follower (which
 // never connects to the broker) counts as started once its HTTP API is ready.
-struct daemon {
+struct ha_daemon {
   std::unique_ptr<test::daemon_process> config;
   std::unique_ptr<test::child_process> process;
   std::string log_file;
 
-  explicit daemon(test::daemon_options o) : config(std::make_unique<test::daemon_process>(std::move(o))) {
+  explicit ha_daemon(test::daemon_options o) : config(std::make_unique<test::daemon_process>(std::move(o))) {
     log_file = config->dir() + "/ha.log";
   }
   void start() {
@@ -110,6 +110,16 @@ struct daemon {
     return j.is_object() && j.contains("leader") ? j["leader"] : json::object();
   }
   bool leads() { return leader().value("self", false); }
+  std::int64_t counter(const std::string& actor, const std::string& name) {
+    auto res = http("GET", "/v1/api/stats");
+    if (res.status != 200)
+      return -1;
+    auto stats = json::parse(res.body);  // kept alive: the loop walks inside it
+    for (auto& a : stats["actors"])
+      if (a["actor"] == actor)
+        return a["counters"].value(name, std::int64_t{0});
+    return 0;
+  }
 };
 
 }  // namespace
@@ -126,8 +136,8 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads; kill -
   for (int i = 0; i < 100; ++i)
     o.thing_inventory.push_back("inv-" + std::to_string(i));
   o.extra_yaml = "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n";
-  daemon first{o};
-  daemon second{o};
+  ha_daemon first{o};
+  ha_daemon second{o};
   first.start();
   REQUIRE(test::wait_until([&] { return count(first.log(), "broker connected") > 0; }, 60s));
   second.start();
@@ -168,9 +178,15 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads; kill -
   CHECK(workers_of(second.pid()) == 0);
 
   // kill -9 of the leader; notifies published during the failover are all applied.
+  // (The platform's database has them too: the new leader's reconcile must keep them.)
   std::vector<std::string> during;
-  for (int i = 0; i < 500; ++i)
-    during.push_back(create("ha-" + std::to_string(i)));
+  {
+    std::ofstream inv{second.config->dir() + "/Thing.txt", std::ios::app};
+    for (int i = 0; i < 500; ++i) {
+      during.push_back(create("ha-" + std::to_string(i)));
+      inv << "ha-" << i << "\n";
+    }
+  }
   auto first_pid = first.pid();
   auto t0 = std::chrono::steady_clock::now();
   first.kill9();
@@ -178,10 +194,12 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads; kill -
   REQUIRE(test::wait_until([&] { return second.leads(); }, 60s));
   auto took = std::chrono::steady_clock::now() - t0;
   CHECK(took < 10s + 8s);  // the session timeout plus a few seconds
-  REQUIRE(test::wait_until([&] {
+  bool all = test::wait_until([&] {
     auto r = second.http("GET", "/v1/api/orchestrations/Thing");
     return r.status == 200 && json::parse(r.body)["resources"] == 600;
-  }, 120s));
+  }, 120s);
+  if (!all)
+    FAIL(second.log());
   auto reader = io::make_zookeeper_store(zk.hosts());
   reader->start();
   REQUIRE(test::wait_until([&] { return reader->connected(); }, 60s));
@@ -197,9 +215,16 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads; kill -
     REQUIRE(state.where("ha-" + std::to_string(i)));
   CHECK(state.resources() == 600);
   reader->stop();
+  // Delivered by the broker to the new leader (the session's queue), not only reconciled.
+  REQUIRE(test::wait_until([&] { return second.counter("mqtt_bridge", "notifies_received") >= 500; }, 60s));
+  CHECK(second.counter("mqtt_bridge", "notifies_durable") >= 500);
 
   // The new leader runs the workers; the old one's are gone with it.
-  REQUIRE(test::wait_until([&] { return workers_of(second.pid()) == 2; }, 60s));
+  // (The 500 creates filled the first instances: the new leader added more.)
+  auto instances = json::parse(second.http("GET", "/v1/api/orchestrations/Thing").body)["instances"].size();
+  CHECK(instances > 2);
+  if (!test::wait_until([&] { return workers_of(second.pid()) == static_cast<int>(instances); }, 60s))
+    FAIL(second.log());
   CHECK(workers_of(first_pid) == 0);
   CHECK(second.http("POST", "/v1/api/orchestrations/Thing/orchestrate", "{}").status == 200);
   second.process->stop(30s);

@@ -374,8 +374,9 @@ std::size_t jute_size(const zk_op& op) {
 }
 
 std::string uuid_like(int i) {
+  auto u = static_cast<unsigned>(i);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012x", i, i * 7919);
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012x", u, u * 7919u);
   return buf;
 }
 
@@ -404,7 +405,7 @@ TEST_CASE("an instance's byte count covers its ops' full jute framing", "[planne
   CHECK(updated.instances[0].bytes >= jute);
 }
 
-TEST_CASE("full-size instances go one per multi, each multi far below jute.maxbuffer",
+TEST_CASE("full-size instances go one per multi far below jute.maxbuffer",
           "[planner][multi]") {
   // 400,000 UUIDs at resourcePerInstance 5000: 81 instances of ~4,938 ids (~193 KB each).
   orchestration s;
