@@ -42,6 +42,13 @@ msg::kafka_bridge_actor spawn_kafka_bridge(caf::actor_system& sys, std::string r
       [=](msg::kafka_atom, const std::string& value) {
         auto& st = self->state;
         auto t = st.probe.measure("kafka");
+        // Every type's consumer reads the whole topic: skip the other types' heartbeats before
+        // the (costly) JSON parse. Those are counted as before; a message naming this type
+        // still gets the full parse and check below.
+        if (!model::may_be_heartbeat_for(value, st.resource)) {
+          st.probe.add("ignored_other_resource");
+          return;
+        }
         auto parsed = model::parse_heartbeat(value);
         if (auto* why = std::get_if<model::heartbeat_rejection>(&parsed)) {
           std::string reason{model::to_string(*why)};

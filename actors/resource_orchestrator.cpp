@@ -742,6 +742,17 @@ void on_reconcile_inventory(self_ptr self, std::uint64_t id, std::vector<std::st
     deliver_report(run.promises, report);
     return;
   }
+  if (ids.empty()) {
+    // An empty inventory while ids are placed is far likelier a wrong query, table or file
+    // than a platform without resources: deleting every placement would be the worst answer.
+    report.skipped = true;
+    report.note = "the inventory is empty while " + std::to_string(st.orch.resources()) +
+                  " ids are placed: nothing deleted (check " + st.inventory->describe() + ")";
+    st.probe.add("reconciles_skipped");
+    log_warn(self, "reconcile skipped: " + report.note);
+    deliver_report(run.promises, report);
+    return;
+  }
   auto diff = model::diff_inventory(ids, st.orch, run.created_since, run.deleted_since);
   st.probe.add("reconciles");
   log_info(self, "reconcile: inventory " + std::to_string(ids.size()) + " ids, placed " +

@@ -1,8 +1,12 @@
 #pragma once
-// Helpers shared by the out-of-process benches (broker_bench, heartbeat_bench): a lean
+// Helpers shared by the benches: the ZooKeeper every bench starts (lean_zookeeper, also used by
+// orchestrator_bench) and, for the out-of-process benches (broker_bench, heartbeat_bench), a lean
 // mosquitto, a paced MQTT publisher pool, the daemon's /v1/api/stats, its peak RSS, and reading
 // the placed ids straight from ZooKeeper. Header-only; each bench is one translation unit.
 #include <MQTTAsync.h>
+#ifndef THREADED
+#define THREADED  // zoo_get / zoo_get_children: the synchronous API of libzookeeper_mt
+#endif
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
@@ -73,11 +77,11 @@ class lean_broker {
   std::unique_ptr<test::child_process> process_;
 };
 
-// ZooKeeper as the fixture runs it (tests/fixtures/zookeeper_server.cpp), but with a 2 GB heap:
-// standalone ZooKeeper keeps its last 500 committed transactions in memory
-// (zookeeper.commitLogCount), and with 400,000 resources a batched multi is up to ~1 MB (five
-// full `resources` znodes), so the fixture's -Xmx512m runs out of heap and the server exits
-// (-XX:+ExitOnOutOfMemoryError makes that visible in its output).
+// ZooKeeper as the fixture runs it (tests/fixtures/zookeeper_server.cpp), but with a 2 GB heap
+// (the fixture has 1 GB): standalone ZooKeeper keeps its last 500 committed transactions in
+// memory (zookeeper.commitLogCount), and with 400,000 resources a batched multi is up to ~1 MB
+// (five full `resources` znodes), so a small heap runs out and the server exits
+// (-XX:+ExitOnOutOfMemoryError makes that visible in its output). Every bench starts this one.
 class lean_zookeeper {
  public:
   lean_zookeeper() : dir_("iota-bench-zk"), port_(test::free_port()) {

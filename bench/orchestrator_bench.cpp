@@ -32,6 +32,7 @@
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
+#include "bench/bench_support.hpp"
 
 using namespace iota;
 using namespace std::chrono;
@@ -358,9 +359,10 @@ int main(int argc, char** argv) {
     return exit_code;
   auto o = *parsed;
   log::set_level(log::level::warn);
-  std::unique_ptr<test::zookeeper_server> zks;
+  // The benches' ZooKeeper (bench_support.hpp: 2 GB heap, exits visibly when out of heap).
+  std::unique_ptr<bench::lean_zookeeper> zks;
   if (o.zk.empty())
-    zks = std::make_unique<test::zookeeper_server>();
+    zks = std::make_unique<bench::lean_zookeeper>();
   const std::string hosts = o.zk.empty() ? zks->hosts() : o.zk;
   caf::actor_system_config cfg;
   cfg.set("logger.file-verbosity", caf::atom("quiet"));

@@ -67,4 +67,22 @@ std::variant<heartbeat, heartbeat_rejection> parse_heartbeat(std::string_view va
   return hb;
 }
 
+bool may_be_heartbeat_for(std::string_view value, std::string_view resource) {
+  if (resource.empty())
+    return true;
+  for (char c : resource)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      return true;
+  if (value.find('\\') != std::string_view::npos)
+    return true;
+  // `"<resource>"` without building a string: each `"` followed by the name and a `"`.
+  for (auto pos = value.find('"'); pos != std::string_view::npos; pos = value.find('"', pos + 1)) {
+    auto rest = value.substr(pos + 1);
+    if (rest.size() > resource.size() && rest.compare(0, resource.size(), resource) == 0 &&
+        rest[resource.size()] == '"')
+      return true;
+  }
+  return false;
+}
+
 }  // namespace iota::model

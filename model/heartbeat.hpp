@@ -28,4 +28,11 @@ struct heartbeat {
 std::variant<heartbeat, heartbeat_rejection> parse_heartbeat(std::string_view value,
                                                              std::size_t max_bytes = 64 * 1024);
 
+// A cheap test before parse_heartbeat, for a consumer that reads every resource type's
+// heartbeats: false only if `value` cannot be a heartbeat of `resource`, because its raw bytes
+// hold neither the JSON string `"<resource>"` nor a backslash (an escape could spell the name
+// differently). True also when `resource` is empty or has a character JSON escapes. A true
+// answer proves nothing: the message still needs parse_heartbeat and a comparison.
+bool may_be_heartbeat_for(std::string_view value, std::string_view resource);
+
 }  // namespace iota::model

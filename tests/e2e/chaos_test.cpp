@@ -977,11 +977,14 @@ TEST_CASE("chaos: leader kills, ZooKeeper and mosquitto restarts, worker kills d
   std::string not_seen;
   bool leader_sees_all = test::wait_until([&] {
     auto res = test::http_request(s.daemon(leader).http_port(), "GET", "/v1/api/orchestrations/Thing", {}, {}, 10s);
+    not_seen = " (GET answered " + std::to_string(res.status) + ")";
     if (res.status != 200)
       return false;
     auto o = json::parse(res.body, nullptr, false);
-    if (o.is_discarded() || o["instances"].size() != inst->size())
+    if (o.is_discarded() || !o["instances"].is_array() || o["instances"].size() != inst->size()) {
+      not_seen = " (GET listed " + (o.is_discarded() ? std::string("no JSON") : o["instances"].dump().substr(0, 200)) + ")";
       return false;
+    }
     not_seen.clear();
     for (auto& i : o["instances"])
       if (i["pod"]["phase"] != "Running" || i["lastHeartbeat"].is_null())
