@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <stdexcept>
@@ -214,6 +215,7 @@ int run_daemon(int argc, char** argv) {
   }
   std::map<std::string, msg::fleet_actor> fleets;
   std::vector<std::unique_ptr<io::kafka_consumer>> consumers;
+  std::vector<std::function<void()>> start_consumers;
   std::vector<caf::actor> liveness_actors;
   for (auto& r : cfg.resources) {
     driver->add_template(r.resource, r.instance_name, read_text(r.template_file));
@@ -241,11 +243,16 @@ int run_daemon(int argc, char** argv) {
       ks.topic = cfg.kafka.topic;
       ks.group_id = "iota-orchestrator-" + r.resource;
       auto consumer = io::make_kafka_consumer(ks);
-      consumer->start(
-        [kbridge](std::string value) { caf::anon_send(kbridge, msg::kafka_atom::value, std::move(value)); },
-        [kbridge](bool healthy, const std::string& detail) {
-          caf::anon_send(kbridge, msg::kafka_state_atom::value, healthy, detail);
-        });
+      // Started only once this daemon leads (below): the consumers of all daemons share the
+      // group id, so a follower's consumer would take the HeartBeat partitions from the
+      // leader, which would then see a dead channel and never restart a silent worker.
+      start_consumers.push_back([c = consumer.get(), kbridge] {
+        c->start(
+          [kbridge](std::string value) { caf::anon_send(kbridge, msg::kafka_atom::value, std::move(value)); },
+          [kbridge](bool healthy, const std::string& detail) {
+            caf::anon_send(kbridge, msg::kafka_state_atom::value, healthy, detail);
+          });
+      });
       consumers.push_back(std::move(consumer));
     }
   }
@@ -346,7 +353,9 @@ int run_daemon(int argc, char** argv) {
       if (leading->stop)
         return;
     }
-    log::info("daemon", "leading every resource type: starting the notify intake");
+    log::info("daemon", "leading every resource type: starting the heartbeat consumers and the notify intake");
+    for (auto& start_consumer : start_consumers)
+      start_consumer();
     intake.start(
       std::move(replay),
       [bridge](std::uint64_t seq, std::string payload) {
