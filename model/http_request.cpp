@@ -1,5 +1,7 @@
 #include "model/http_request.hpp"
 
+#include "model/notify.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace iota::model {
@@ -7,33 +9,6 @@ namespace iota::model {
 namespace {
 
 using json = nlohmann::json;
-
-// Brackets outside strings; exact on valid JSON, and invalid JSON is refused by the parser.
-bool nesting_within(std::string_view text, std::size_t max_depth) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth)
-        return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -61,7 +36,7 @@ parse_orchestrate_http(std::string_view content_type, std::string_view body,
   json parsed;  // null: no body, the configured options
   if (!body.empty()) {
     // A raw NUL is never valid JSON, but nlohmann would stop reading at it.
-    if (body.find('\0') != std::string_view::npos || !nesting_within(body, max_request_json_depth))
+    if (body.find('\0') != std::string_view::npos || !json_nesting_within(body, max_request_json_depth))
       return http_refusal{400, "malformed JSON in the request body"};
     parsed = json::parse(body.begin(), body.end(), nullptr, false);
     if (parsed.is_discarded())

@@ -55,12 +55,10 @@ bool operator==(const resource_action& a, const resource_action& b) {
   return a.kind == b.kind && a.resource == b.resource && a.ids == b.ids;
 }
 
-namespace {
-
 // A pre-scan so that hostile nesting is refused before any parser or DOM walker sees it.
 // Only brackets outside strings count. On valid JSON the count is exact; on invalid JSON it
 // may be off, which does not matter because the parser rejects such input anyway.
-bool nesting_within(std::string_view text, std::size_t max_depth) {
+bool json_nesting_within(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false;
   bool escaped = false;
@@ -94,6 +92,9 @@ bool nesting_within(std::string_view text, std::size_t max_depth) {
   }
   return true;
 }
+
+
+namespace {
 
 notify_op op_of(const std::string& o) {
   if (o == "c") return notify_op::create;
@@ -233,7 +234,7 @@ std::variant<notify, rejection> parse_checked(std::string_view payload,
   // A raw NUL is never valid JSON (not even inside a string), but nlohmann's lexer takes it
   // for the end of input and would accept `{…}\0garbage`.
   if (payload.empty() || payload.find('\0') != std::string_view::npos ||
-      !nesting_within(payload, limits.max_depth))
+      !json_nesting_within(payload, limits.max_depth))
     return rejection::not_json;
   // allow_exceptions = false: syntax errors and invalid UTF-8 yield a discarded value.
   json msg = json::parse(payload.begin(), payload.end(), nullptr, false);
