@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -356,6 +357,9 @@ int run_daemon(int argc, char** argv) {
     log::info("daemon", "leading every resource type: starting the heartbeat consumers and the notify intake");
     for (auto& start_consumer : start_consumers)
       start_consumer();
+    std::uint64_t last_replayed = 0;
+    for (auto& rec : replay)
+      last_replayed = std::max(last_replayed, rec.seq);
     intake.start(
       std::move(replay),
       [bridge](std::uint64_t seq, std::string payload) {
@@ -365,6 +369,21 @@ int run_daemon(int argc, char** argv) {
         caf::anon_send(bridge, msg::mqtt_state_atom::value, connected, detail);
       });
     std::unique_lock<std::mutex> lk{leading->m};
+    // The journal's replay may be stale: another daemon may have led meanwhile and deleted ids
+    // these old creates bring back. The takeover reconcile ran while the replay was in flight
+    // and keeps what notifies did during its inventory load, so once the replay is durable one
+    // more reconcile, with a snapshot taken after it, removes what the inventory no longer has.
+    if (last_replayed > 0) {
+      while (!leading->cv.wait_for(lk, std::chrono::milliseconds{100},
+                                   [&] { return leading->stop || !leading->leads_all; })) {
+        if (journal->committed() >= last_replayed) {
+          log::info("daemon", "journal replay durable: reconciling every resource type");
+          for (auto& [_, orch] : orchestrators)
+            caf::anon_send(orch, msg::reconcile_atom::value);
+          break;
+        }
+      }
+    }
     leading->cv.wait(lk, [&] { return leading->stop || !leading->leads_all; });
     if (leading->stop)
       return;

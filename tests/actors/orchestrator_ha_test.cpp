@@ -282,7 +282,7 @@ TEST_CASE_METHOD(fixture, "a follower answers reads from ZooKeeper and refuses w
   CHECK(l.first->elected);
 }
 
-TEST_CASE_METHOD(fixture, "the leader fences its writes; deposed, its write fails and is not retried",
+TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write fails and is not retried",
                  "[orchestrator][leader]") {
   settings.elected = true;
   seed(ids(0, 4));

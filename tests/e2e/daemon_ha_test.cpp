@@ -124,7 +124,7 @@ struct ha_daemon {
 
 }  // namespace
 
-TEST_CASE("two daemons: one leads, the follower refuses writes and reads; kill -9 of the leader "
+TEST_CASE("two daemons: one leads, the follower refuses writes and reads, and kill -9 of the leader "
           "fails over without losing notifies", "[e2e][ha]") {
   test::zookeeper_server zk;
   test::mosquitto_server broker;

@@ -71,7 +71,7 @@ std::string apply(caf::scoped_actor& self, const msg::orchestrator_actor& a, std
 
 }  // namespace
 
-TEST_CASE("leader election: one leads, the other follows and takes over when the session closes; "
+TEST_CASE("leader election: one leads, the other follows and takes over when the session closes, and "
           "the old leader's fenced multi fails", "[leader][zookeeper]") {
   test::zookeeper_server zk;
   caf::actor_system_config cfg;
@@ -146,7 +146,7 @@ TEST_CASE("leader election: one leads, the other follows and takes over when the
   c->stop();
 }
 
-TEST_CASE("leader election: three candidates, each watches its predecessor; the leader's znode "
+TEST_CASE("leader election: three candidates, each watches its predecessor, and the leader's znode "
           "removed by hand re-elects", "[leader][zookeeper]") {
   test::zookeeper_server zk;
   caf::actor_system_config cfg;

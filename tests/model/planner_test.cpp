@@ -439,7 +439,7 @@ TEST_CASE("full-size instances go one per multi far below jute.maxbuffer",
   }
 }
 
-TEST_CASE("small instances share multis; removals come last in multis of their own",
+TEST_CASE("small instances share multis, and removals come last in multis of their own",
           "[planner][multi]") {
   auto s = with_instances({{0, make_ids(10, "a")}, {1, make_ids(10, "b")},
                            {2, make_ids(10, "c")}, {3, {}}},

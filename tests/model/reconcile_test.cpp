@@ -33,7 +33,7 @@ TEST_CASE("reconcile: creates what the inventory has and no instance holds, dele
   CHECK(d.to_delete == std::vector<std::string>{"gone"});
 }
 
-TEST_CASE("reconcile: in step means nothing to do; duplicates and blanks in the inventory are ignored") {
+TEST_CASE("reconcile: in step means nothing to do, and duplicates and blanks in the inventory are ignored") {
   auto orch = layout({{0, {"a"}}, {1, {"b"}}});
   auto d = diff_inventory({"b", "a", "a", "", "b"}, orch);
   CHECK(d.to_create.empty());
@@ -43,7 +43,7 @@ TEST_CASE("reconcile: in step means nothing to do; duplicates and blanks in the 
   CHECK(sorted(dup.to_delete) == std::vector<std::string>{"a", "b"});
 }
 
-TEST_CASE("reconcile: an empty inventory deletes every placed id; an empty orchestration creates all") {
+TEST_CASE("reconcile: an empty inventory deletes every placed id, and an empty orchestration creates all") {
   auto orch = layout({{0, {"a", "b"}}, {3, {}}});
   CHECK(sorted(diff_inventory({}, orch).to_delete) == std::vector<std::string>{"a", "b"});
   auto none = layout({});
