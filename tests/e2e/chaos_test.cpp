@@ -45,6 +45,8 @@
 #include "tests/fixtures/kafka_mock.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/postgres_server.hpp"
+#include "tests/fixtures/files.hpp"
+#include "tests/fixtures/live_ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -91,13 +93,6 @@ std::uint64_t chaos_seed() {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in{path};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // ---- workers, found through /proc -----------------------------------------------------------
 
 struct worker_proc {
@@ -116,10 +111,10 @@ std::vector<worker_proc> workers_of(const std::set<pid_t>& parents) {
     std::string name = e->d_name;
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
       continue;
-    auto cmd = read_text("/proc/" + name + "/cmdline");
+    auto cmd = test::read_file("/proc/" + name + "/cmdline");
     if (cmd.find("iota-instance") == std::string::npos)
       continue;
-    auto status = read_text("/proc/" + name + "/status");
+    auto status = test::read_file("/proc/" + name + "/status");
     auto at = status.find("\nPPid:");
     if (at == std::string::npos)
       continue;
@@ -128,7 +123,7 @@ std::vector<worker_proc> workers_of(const std::set<pid_t>& parents) {
       continue;
     if (status.find("\nState:\tZ") != std::string::npos)
       continue;  // exited, not reaped yet
-    auto env = read_text("/proc/" + name + "/environ");
+    auto env = test::read_file("/proc/" + name + "/environ");
     if (env.find(std::string("IOTA_RESOURCE=Thing") + '\0') == std::string::npos)
       continue;
     const std::string key = "IOTA_INSTANCE_ID=";
@@ -454,8 +449,6 @@ class producer {
            std::vector<std::string> initial)
       : rng_(seed), conninfo_(std::move(conninfo)), url_(std::move(broker_url)),
         broker_port_(broker_port), live_(std::move(initial)), fresh_(test::uuids(total_changes, seed ^ 0x5eedf00dull)) {
-    for (std::size_t i = 0; i < live_.size(); ++i)
-      where_[live_[i]] = i;
   }
 
   std::atomic<std::size_t> progress{0};
@@ -480,16 +473,16 @@ class producer {
       std::string sql = "BEGIN;";
       std::vector<std::pair<bool, std::string>> changes;  // (create?, id) in commit order
       for (std::size_t k = 0; k < n; ++k) {
-        bool create = live_.empty() || coin(rng_) < create_share;
+        bool create = live_.ids().empty() || coin(rng_) < create_share;
         if (create) {
           auto id = fresh_[next_fresh++];
           sql += "INSERT INTO \"Thing\"(id) VALUES (" + sql_quote(id) + ");";
-          add(id);
+          live_.add(id);
           changes.push_back({true, id});
         } else {
-          auto id = live_[std::uniform_int_distribution<std::size_t>(0, live_.size() - 1)(rng_)];
+          auto id = live_.ids()[std::uniform_int_distribution<std::size_t>(0, live_.ids().size() - 1)(rng_)];
           sql += "DELETE FROM \"Thing\" WHERE id = " + sql_quote(id) + ";";
-          remove(id);
+          live_.remove(id);
           changes.push_back({false, id});
         }
       }
@@ -526,27 +519,15 @@ class producer {
   }
 
   // The ids the table holds now, as the producer tracked them.
-  std::set<std::string> expected() const { return {live_.begin(), live_.end()}; }
+  std::set<std::string> expected() const { return live_.as_set(); }
 
  private:
-  void add(const std::string& id) {
-    where_[id] = live_.size();
-    live_.push_back(id);
-  }
-  void remove(const std::string& id) {
-    auto i = where_.at(id);
-    where_[live_.back()] = i;
-    std::swap(live_[i], live_.back());
-    live_.pop_back();
-    where_.erase(id);
-  }
 
   std::mt19937_64 rng_;
   std::string conninfo_;
   std::string url_;
   int broker_port_;
-  std::vector<std::string> live_;
-  std::unordered_map<std::string, std::size_t> where_;
+  test::live_ids live_;
   std::vector<std::string> fresh_;
 };
 
@@ -945,7 +926,7 @@ TEST_CASE("chaos: leader kills, ZooKeeper and mosquitto restarts, worker kills d
   // Every instance has a live worker under the leader, serving exactly its ids, heart-beating.
   auto leader_pid = s.daemon(leader).pid();
   auto status_of = [&](int id) {
-    return json::parse(read_text(s.status_dir + "/Thing-" + std::to_string(id) + ".json"), nullptr, false);
+    return json::parse(test::read_file(s.status_dir + "/Thing-" + std::to_string(id) + ".json"), nullptr, false);
   };
   auto serving_exactly = [&](const znode_instance& i) {
     auto ws = workers_of({leader_pid});
@@ -963,7 +944,7 @@ TEST_CASE("chaos: leader kills, ZooKeeper and mosquitto restarts, worker kills d
   for (auto& i : *inst) {
     bool serving = test::wait_until([&] { return serving_exactly(i); }, 120s);
     INFO("instance " << i.id << " (" << i.ids.size() << " ids) worker status: "
-                     << read_text(s.status_dir + "/Thing-" + std::to_string(i.id) + ".json").substr(0, 300));
+                     << test::read_file(s.status_dir + "/Thing-" + std::to_string(i.id) + ".json").substr(0, 300));
     CHECK(serving);
   }
   std::map<int, std::int64_t> beats;

@@ -18,6 +18,7 @@
 #include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/http_client.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
+#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -30,13 +31,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
@@ -53,9 +47,9 @@ int workers_of(pid_t parent) {
       std::string name = e->d_name;
       if (name.find_first_not_of("0123456789") != std::string::npos)
         continue;
-      if (read_file("/proc/" + name + "/cmdline").find("iota-instance") == std::string::npos)
+      if (test::read_file("/proc/" + name + "/cmdline").find("iota-instance") == std::string::npos)
         continue;
-      auto stat = read_file("/proc/" + name + "/stat");
+      auto stat = test::read_file("/proc/" + name + "/stat");
       auto close = stat.rfind(')');
       if (close == std::string::npos)
         continue;
@@ -98,7 +92,7 @@ struct ha_daemon {
   }
   pid_t pid() const { return process->pid(); }
   int port() const { return config->http_port(); }
-  std::string log() const { return read_file(log_file); }
+  std::string log() const { return test::read_file(log_file); }
   test::http_result http(const std::string& method, const std::string& path, const std::string& body = {}) {
     return test::http_request(port(), method, path, body, {{"Content-Type", "application/json"}}, 60s);
   }

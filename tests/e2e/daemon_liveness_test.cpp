@@ -15,6 +15,7 @@
 #include "tests/fixtures/http_client.hpp"
 #include "tests/fixtures/kafka_mock.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
+#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -27,13 +28,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A pod template running the reference worker with extra arguments.
 void write_template(const std::string& dir, const std::string& name, const std::string& resource,
@@ -56,11 +50,11 @@ pid_t find_worker_pid(const std::string& resource, int id, pid_t parent) {
       std::string name = e->d_name;
       if (name.find_first_not_of("0123456789") != std::string::npos)
         continue;
-      auto cmd = read_file("/proc/" + name + "/cmdline");
+      auto cmd = test::read_file("/proc/" + name + "/cmdline");
       if (cmd.find("iota-instance") == std::string::npos)
         continue;
       // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after ')'.
-      auto stat = read_file("/proc/" + name + "/stat");
+      auto stat = test::read_file("/proc/" + name + "/stat");
       auto close = stat.rfind(')');
       if (close == std::string::npos)
         continue;
@@ -70,7 +64,7 @@ pid_t find_worker_pid(const std::string& resource, int id, pid_t parent) {
       rest >> state >> ppid;
       if (ppid != parent)
         continue;
-      auto env = read_file("/proc/" + name + "/environ");
+      auto env = test::read_file("/proc/" + name + "/environ");
       if (env.find(std::string("IOTA_INSTANCE_ID=") + std::to_string(id) + '\0') != std::string::npos &&
           env.find("IOTA_RESOURCE=" + resource + '\0') != std::string::npos)
         found = static_cast<pid_t>(std::stoi(name));
@@ -194,9 +188,9 @@ TEST_CASE_METHOD(liveness_fixture, "heartbeats, silent workers, crash loops and 
     auto log = daemon->dir() + "/instances/iota-dac-2.log";
     // 30 Things on 3 instances of 11: a create goes to the highest instance with room (2).
     test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"c","t":"Thing","k":{"id":"fresh"}})"});
-    REQUIRE(test::wait_until([&] { return read_file(log).find("serving 11 resources") != std::string::npos; }, 60s));
+    REQUIRE(test::wait_until([&] { return test::read_file(log).find("serving 11 resources") != std::string::npos; }, 60s));
     test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"bd","t":"Thing","where":{"id":["fresh","thing-29"]}})"});
-    REQUIRE(test::wait_until([&] { return read_file(log).find("serving 9 resources") != std::string::npos; }, 60s));
+    REQUIRE(test::wait_until([&] { return test::read_file(log).find("serving 9 resources") != std::string::npos; }, 60s));
   }
 
   SECTION("a worker that keeps failing is restarted with growing backoff") {

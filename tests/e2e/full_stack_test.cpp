@@ -27,6 +27,8 @@
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/kafka_mock.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
+#include "tests/fixtures/files.hpp"
+#include "tests/fixtures/live_ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -49,13 +51,6 @@ constexpr int notifies_per_batch = 250;
 int restarts(const json& pod, const char* cause) {
   auto by = pod.value("restartsByCause", json::object());
   return by.value(cause, 0);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 void write_atomically(const std::string& path, const std::string& content) {
@@ -143,11 +138,11 @@ class raw_reader {
 class notify_stream {
  public:
   explicit notify_stream(std::vector<std::string> initial) {
-    for (auto& id : initial) add(id);
+    for (auto& id : initial) live_.add(id);
   }
 
   std::vector<std::string> next_batch(int n) {
-    std::vector<std::string> pool = live_;  // ids placed before this batch
+    std::vector<std::string> pool = live_.ids();  // ids placed before this batch
     std::vector<std::string> out;
     auto take = [&]() -> std::optional<std::string> {
       if (pool.empty()) return std::nullopt;
@@ -159,12 +154,12 @@ class notify_stream {
     };
     auto fresh = [&] {
       auto id = "new-" + std::to_string(next_fresh_++);
-      add(id);
+      live_.add(id);
       ++created_;
       return id;
     };
     auto kill = [&](const std::string& id) {
-      remove(id);
+      live_.remove(id);
       ++deleted_;
     };
     auto many = [&] { return std::uniform_int_distribution<int>{2, 6}(rng_); };
@@ -216,10 +211,10 @@ class notify_stream {
     return out;
   }
 
-  std::set<std::string> expected() const { return {live_.begin(), live_.end()}; }
+  std::set<std::string> expected() const { return live_.as_set(); }
   std::string inventory_text() const {
     std::string s;
-    for (auto& id : live_) s += id + "\n";
+    for (auto& id : live_.ids()) s += id + "\n";
     return s;
   }
   std::size_t created() const { return created_; }
@@ -227,21 +222,8 @@ class notify_stream {
   const std::map<std::string, int>& shapes() const { return shapes_; }
 
  private:
-  void add(const std::string& id) {
-    index_[id] = live_.size();
-    live_.push_back(id);
-  }
-  void remove(const std::string& id) {
-    auto at = index_.at(id);
-    index_[live_.back()] = at;
-    std::swap(live_[at], live_.back());
-    live_.pop_back();
-    index_.erase(id);
-  }
-
   std::mt19937 rng_{20240909};
-  std::vector<std::string> live_;
-  std::map<std::string, std::size_t> index_;
+  test::live_ids live_;
   int next_fresh_ = 0;
   std::size_t created_ = 0, deleted_ = 0;
   std::map<std::string, int> shapes_;
@@ -320,15 +302,15 @@ struct full_stack {
   json worker_status(int id) {
     auto path = status_pattern;
     path.replace(path.find("{id}"), 4, std::to_string(id));
-    auto j = json::parse(read_file(path), nullptr, false);
+    auto j = json::parse(test::read_file(path), nullptr, false);
     return j.is_discarded() ? json() : j;
   }
 
   // A live (not zombie) iota-instance of this test (its command line names our status file).
   bool is_our_worker(pid_t pid) {
     if (pid <= 0) return false;
-    auto cmd = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto cmd = test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    auto stat = test::read_file("/proc/" + std::to_string(pid) + "/stat");
     auto state = stat.rfind(") ");
     return cmd.find("iota-instance") != std::string::npos &&
            cmd.find(status_pattern) != std::string::npos && state != std::string::npos &&
