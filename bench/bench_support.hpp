@@ -1,8 +1,9 @@
 #pragma once
 // Helpers shared by the benches: the ZooKeeper every bench starts (lean_zookeeper, also used by
 // orchestrator_bench) and, for the out-of-process benches (broker_bench, heartbeat_bench), a lean
-// mosquitto, a paced MQTT publisher pool, the daemon's /v1/api/stats, its peak RSS, and reading
-// the placed ids straight from ZooKeeper. Header-only; each bench is one translation unit.
+// mosquitto, a paced MQTT publisher pool, the daemon started on them, the daemon's /v1/api/stats,
+// its peak RSS, reading the placed ids straight from ZooKeeper, the `sleep` pod templates, and
+// main()'s flags and error handling. Header-only; each bench is one translation unit.
 #include <MQTTAsync.h>
 #ifndef THREADED
 #define THREADED  // zoo_get / zoo_get_children: the synchronous API of libzookeeper_mt
@@ -16,18 +17,24 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <exception>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/http_client.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/process.hpp"
@@ -358,6 +365,84 @@ inline std::vector<std::string> zookeeper_placed_ids(const std::string& hosts, c
   }
   deallocate_String_vector(&children);
   return ids;
+}
+
+// The daemon's options for one bench run against this ZooKeeper and broker.
+inline test::daemon_options daemon_options_for(const lean_zookeeper& zk, const lean_broker& broker,
+                                               const std::string& client_id, std::size_t batch) {
+  test::daemon_options d;
+  d.zookeeper = zk.hosts();
+  d.mqtt_url = broker.url();
+  d.client_id = client_id;
+  d.batch_size = batch;
+  return d;
+}
+
+// Starts the daemon (returns once its broker subscription is up) and gives its PID, -1 if it
+// was not found (for peak_rss_mb).
+inline pid_t start_daemon(test::daemon_process& daemon) {
+  daemon.start();
+  return find_pid(daemon.config_file());
+}
+
+// A pod template whose container is `sleep 100000` (so the machine's cores go to the daemon,
+// not to workers), with IOTA_RESOURCE=<resource> in its env unless `resource` is empty.
+inline std::string sleeper_template(const std::string& name, const std::string& resource = {}) {
+  std::string text =
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "-0\n  labels:\n    instanceId: \"0\"\n"
+    "spec:\n  containers:\n    - name: " + name + "\n      command: [\"sleep\"]\n      args: [\"100000\"]\n"
+    "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n";
+  if (!resource.empty())
+    text += "        - name: IOTA_RESOURCE\n          value: \"" + resource + "\"\n";
+  return text;
+}
+
+// Writes `<templates_dir>/<name>/pod-template.yml`.
+inline void write_pod_template(const std::string& templates_dir, const std::string& name, const std::string& text) {
+  auto dir = templates_dir + "/" + name;
+  ::mkdir(dir.c_str(), 0755);
+  std::ofstream{dir + "/pod-template.yml"} << text;
+}
+
+// The first line of /proc/loadavg, for the figures' heading.
+inline std::string load_average() {
+  std::ifstream in{"/proc/loadavg"};
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// `--name value` pairs into the options they name; false (after saying so on stderr) on an
+// unknown name.
+using flag_target = std::variant<std::size_t*, double*>;
+inline bool parse_flags(int argc, char** argv, const char* program, const std::map<std::string, flag_target>& flags) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    std::string v = argv[i + 1];
+    auto f = flags.find(k);
+    if (f == flags.end()) {
+      std::fprintf(stderr, "%s: unknown option %s\n", program, k.c_str());
+      return false;
+    }
+    if (auto* size = std::get_if<std::size_t*>(&f->second))
+      **size = std::stoull(v);
+    else
+      *std::get<double*>(f->second) = std::stod(v);
+  }
+  return true;
+}
+
+// main()'s body with stdout line-buffered; an exception is printed as "<program>: <what>" and
+// exits 1.
+inline int run_bench(const char* program, const std::function<void()>& body) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+  return 0;
 }
 
 inline double percentile(std::vector<double> v, double p) {

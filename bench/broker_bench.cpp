@@ -24,7 +24,6 @@
 // have produced: `lost` = creates missing + deletes not applied (must be 0).
 #include <cstdio>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fstream>
 #include <random>
 #include <set>
@@ -33,9 +32,7 @@
 #include <vector>
 
 #include "bench/bench_support.hpp"
-#include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/ids.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
 
 using namespace iota;
 using namespace iota::bench;
@@ -166,13 +163,6 @@ figures measure(lean_zookeeper& zk, publisher_pool& pool, const std::string& mar
   return f;
 }
 
-std::string sleeper_template(const std::string& name, const std::string& resource) {
-  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "-0\n  labels:\n    instanceId: \"0\"\n"
-         "spec:\n  containers:\n    - name: " + name + "\n      command: [\"sleep\"]\n      args: [\"100000\"]\n"
-         "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n        - name: IOTA_RESOURCE\n"
-         "          value: \"" + resource + "\"\n";
-}
-
 // One daemon with `batch`, fresh ZooKeeper and broker: orchestrate the preload, then the full
 // rate events, then (if any) the paced events.
 mode_figures run_mode(const options& o, std::size_t batch, const std::string& templates,
@@ -181,16 +171,11 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
   mode_figures r;
   lean_zookeeper zk;
   lean_broker broker;
-  test::daemon_options d;
-  d.zookeeper = zk.hosts();
-  d.mqtt_url = broker.url();
-  d.client_id = "iota-orchestrator-bench";
-  d.batch_size = batch;
+  auto d = daemon_options_for(zk, broker, "iota-orchestrator-bench", batch);
   d.thing_inventory = preload;
   d.templates_dir = templates;
   test::daemon_process daemon{d};
-  daemon.start();
-  auto pid = find_pid(daemon.config_file());
+  auto pid = start_daemon(daemon);
   auto t0 = clock::now();
   auto res = test::http_request(daemon.http_port(), "POST", "/v1/api/orchestrations/Thing/orchestrate", "{}",
                                 {{"Content-Type", "application/json"}}, std::chrono::minutes{10});
@@ -286,29 +271,19 @@ void print_row(const char* mode, const figures& f, const mode_figures& m) {
 
 int main(int argc, char** argv) {
   options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string v = argv[i + 1];
-    if (k == "--preload") o.preload = std::stoull(v);
-    else if (k == "--events") o.events = std::stoull(v);
-    else if (k == "--baseline-events") o.baseline_events = std::stoull(v);
-    else if (k == "--paced-events") o.paced_events = std::stoull(v);
-    else if (k == "--paced-rate") o.paced_rate = std::stod(v);
-    else if (k == "--publishers") o.publishers = std::stoull(v);
-    else if (k == "--noop-events") o.noop_events = std::stoull(v);
-    else {
-      std::fprintf(stderr, "broker_bench: unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
+  if (!parse_flags(argc, argv, "broker_bench",
+                   {{"--preload", &o.preload},
+                    {"--events", &o.events},
+                    {"--baseline-events", &o.baseline_events},
+                    {"--paced-events", &o.paced_events},
+                    {"--paced-rate", &o.paced_rate},
+                    {"--publishers", &o.publishers},
+                    {"--noop-events", &o.noop_events}}))
+    return 2;
+  return run_bench("broker_bench", [&] {
     test::temp_dir templates{"iota-bench-templates"};
-    for (auto [name, res] : {std::pair{"iota-dac", "Thing"}, std::pair{"iota-rules-engine", "Rule"}}) {
-      std::string dir = templates.path() + "/" + name;
-      ::mkdir(dir.c_str(), 0755);
-      std::ofstream{dir + "/pod-template.yml"} << sleeper_template(name, res);
-    }
+    for (auto [name, res] : {std::pair{"iota-dac", "Thing"}, std::pair{"iota-rules-engine", "Rule"}})
+      write_pod_template(templates.path(), name, sleeper_template(name, res));
     std::mt19937_64 rng{9};
     auto preload = test::uuids(o.preload, 1);
     auto fresh = test::uuids(o.events + o.paced_events + o.baseline_events, 2);
@@ -325,13 +300,7 @@ int main(int argc, char** argv) {
     std::printf("broker bench: %zu resources preloaded (resourcePerInstance 5000), %zu mixed events at full "
                 "rate + %zu at %.0f ev/s offered (batched), %zu (baseline); %zu publishers, QoS 1; load %s\n",
                 o.preload, o.events, o.paced_events, o.paced_rate, o.baseline_events, o.publishers,
-                [] {
-                  std::ifstream in{"/proc/loadavg"};
-                  std::string s;
-                  std::getline(in, s);
-                  return s;
-                }()
-                  .c_str());
+                load_average().c_str());
 
     std::printf("  broker alone (mosquitto -> mosquitto_sub, QoS 1, %zu messages)...\n", full.payloads.size());
     auto broker_rate = broker_alone(o, full.payloads);
@@ -372,9 +341,5 @@ int main(int argc, char** argv) {
     std::printf("bench-broker: daemon %.0f ev/s, broker alone %.0f ev/s, share %.0f%%, p99 %.1f ms, lost %lld\n",
                 batched.full.events_per_s, broker_rate, 100.0 * batched.full.events_per_s / broker_rate,
                 batched.has_paced ? batched.paced.p99 : batched.full.p99, static_cast<long long>(lost));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "broker_bench: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -21,14 +21,11 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "bench/bench_support.hpp"
-#include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/kafka_mock.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
 
 using namespace iota;
 using namespace iota::bench;
@@ -89,12 +86,6 @@ std::string heartbeat(const std::string& resource, std::size_t id) {
          R"(","resources":10,"ts":)" + std::to_string(ts) + "}";
 }
 
-std::string sleeper_template(const std::string& name) {
-  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "-0\n  labels:\n    instanceId: \"0\"\n"
-         "spec:\n  containers:\n    - name: " + name + "\n      command: [\"sleep\"]\n      args: [\"100000\"]\n"
-         "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n";
-}
-
 // How many messages of type `message` the actor(s) handled.
 std::int64_t handled(const json& stats, const std::string& actor, const std::string& message, bool prefix = false) {
   std::int64_t n = 0;
@@ -126,21 +117,14 @@ mode_figures run_mode(const options& o, std::size_t batch) {
   test::temp_dir templates{"iota-bench-templates"};
   for (std::size_t k = 0; k < kinds; ++k) {
     auto name = k == 0 ? std::string{"iota-dac"} : "hb-" + std::to_string(k);
-    auto dir = templates.path() + "/" + name;
-    ::mkdir(dir.c_str(), 0755);
-    std::ofstream{dir + "/pod-template.yml"} << sleeper_template(name);
+    write_pod_template(templates.path(), name, sleeper_template(name));
   }
-  ::mkdir((templates.path() + "/iota-rules-engine").c_str(), 0755);
-  std::ofstream{templates.path() + "/iota-rules-engine/pod-template.yml"} << sleeper_template("iota-rules-engine");
+  write_pod_template(templates.path(), "iota-rules-engine", sleeper_template("iota-rules-engine"));
 
   lean_zookeeper zk;
   lean_broker broker;
   test::kafka_mock kafka;
-  test::daemon_options d;
-  d.zookeeper = zk.hosts();
-  d.mqtt_url = broker.url();
-  d.client_id = "iota-orchestrator-hb-bench";
-  d.batch_size = batch;
+  auto d = daemon_options_for(zk, broker, "iota-orchestrator-hb-bench", batch);
   d.thing_inventory = test::uuids(1000, 5);
   d.templates_dir = templates.path();
   d.init_instances = static_cast<int>(per);
@@ -152,8 +136,7 @@ mode_figures run_mode(const options& o, std::size_t batch) {
   extra += "liveness: { heartbeatPeriod: 10s, gracePeriod: 10s, podCheckPeriod: 60s }\n";
   d.extra_yaml = extra;
   test::daemon_process daemon{d};
-  daemon.start();
-  auto pid = find_pid(daemon.config_file());
+  auto pid = start_daemon(daemon);
   for (auto& res : resources) {
     auto out = test::http_request(daemon.http_port(), "POST", "/v1/api/orchestrations/" + res + "/orchestrate", "{}",
                                   {{"Content-Type", "application/json"}}, std::chrono::minutes{5});
@@ -306,25 +289,13 @@ mode_figures run_mode(const options& o, std::size_t batch) {
 
 int main(int argc, char** argv) {
   options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    std::string v = argv[i + 1];
-    if (k == "--instances") o.instances = std::stoull(v);
-    else if (k == "--heartbeats") o.heartbeats = std::stoull(v);
-    else if (k == "--rate") o.rate = std::stod(v);
-    else {
-      std::fprintf(stderr, "heartbeat_bench: unknown option %s\n", k.c_str());
-      return 2;
-    }
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
-    std::ifstream la{"/proc/loadavg"};
-    std::string load;
-    std::getline(la, load);
+  if (!parse_flags(argc, argv, "heartbeat_bench",
+                   {{"--instances", &o.instances}, {"--heartbeats", &o.heartbeats}, {"--rate", &o.rate}}))
+    return 2;
+  return run_bench("heartbeat_bench", [&] {
     std::printf("heartbeat bench: %zu simulated instances, %zu heartbeats at %.0f/s offered (+1 per instance every 2 s "
                 "all along), liveness checks every 10 s; load %s\n",
-                o.instances, o.heartbeats, o.rate, load.c_str());
+                o.instances, o.heartbeats, o.rate, load_average().c_str());
     std::printf("  batched mode (orchestrator.batchSize 1000)...\n");
     auto batched = run_mode(o, 1000);
     std::printf("  baseline mode (orchestrator.batchSize 1)...\n");
@@ -357,9 +328,5 @@ int main(int argc, char** argv) {
                 baseline.consumed_per_s > 0 ? batched.consumed_per_s / baseline.consumed_per_s : 0.0,
                 static_cast<long long>(batched.dropped + baseline.dropped),
                 static_cast<long long>(batched.restarts + baseline.restarts));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "heartbeat_bench: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }

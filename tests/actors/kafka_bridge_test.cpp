@@ -70,19 +70,7 @@ struct bridge_fixture : test::deterministic_system {
     sched.run();
   }
 
-  std::int64_t counter(const std::string& name) {
-    std::int64_t out = 0;
-    auto rh = self->request(bridge, caf::infinite, msg::stats_atom::value);
-    sched.run();
-    rh.receive(
-      [&](msg::actor_stats& s) {
-        for (auto& [k, v] : s.counters)
-          if (k == name)
-            out = v;
-      },
-      [&](caf::error& e) { FAIL(sys.render(e)); });
-    return out;
-  }
+  std::int64_t counter(const std::string& name) { return stats_counter(bridge, name); }
 };
 
 }  // namespace

@@ -19,7 +19,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <future>
 #include <iomanip>
@@ -39,20 +38,10 @@
 
 #include "io/zookeeper_store.hpp"
 #include "model/zk_layout.hpp"
-#include "tests/fixtures/daemon_process.hpp"
-#include "tests/fixtures/http_client.hpp"
+#include "tests/fixtures/e2e_support.hpp"
 #include "tests/fixtures/ids.hpp"
-#include "tests/fixtures/kafka_mock.hpp"
-#include "tests/fixtures/mosquitto_server.hpp"
-#include "tests/fixtures/postgres_server.hpp"
-#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/live_ids.hpp"
-#include "tests/fixtures/process.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
-
-#ifndef IOTA_BIN_DIR
-#error "IOTA_BIN_DIR must name the directory of iota-instance"
-#endif
+#include "tests/fixtures/postgres_server.hpp"
 
 using namespace iota;
 using namespace std::chrono_literals;
@@ -104,35 +93,11 @@ struct worker_proc {
 // Every iota-instance serving Thing whose parent is one of `parents`.
 std::vector<worker_proc> workers_of(const std::set<pid_t>& parents) {
   std::vector<worker_proc> out;
-  DIR* d = ::opendir("/proc");
-  if (!d)
-    return out;
-  while (auto* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    auto cmd = test::read_file("/proc/" + name + "/cmdline");
-    if (cmd.find("iota-instance") == std::string::npos)
-      continue;
-    auto status = test::read_file("/proc/" + name + "/status");
-    auto at = status.find("\nPPid:");
-    if (at == std::string::npos)
-      continue;
-    pid_t ppid = static_cast<pid_t>(std::atoi(status.c_str() + at + 6));
-    if (!parents.count(ppid))
-      continue;
-    if (status.find("\nState:\tZ") != std::string::npos)
-      continue;  // exited, not reaped yet
-    auto env = test::read_file("/proc/" + name + "/environ");
-    if (env.find(std::string("IOTA_RESOURCE=Thing") + '\0') == std::string::npos)
-      continue;
-    const std::string key = "IOTA_INSTANCE_ID=";
-    auto k = env.find(key);
-    if (k == std::string::npos)
-      continue;
-    out.push_back({static_cast<pid_t>(std::stoi(name)), ppid, std::atoi(env.c_str() + k + key.size())});
+  for (const auto& w : test::iota_instance_processes()) {
+    auto instance = w.instance_id();
+    if (parents.count(w.parent) && !w.zombie && w.has_env("IOTA_RESOURCE=Thing") && instance)
+      out.push_back({w.pid, w.parent, *instance});
   }
-  ::closedir(d);
   return out;
 }
 
@@ -572,14 +537,9 @@ std::vector<fault> draw_faults(std::mt19937_64& rng) {
 // ---- the stack -------------------------------------------------------------------------------
 
 void write_template(const std::string& dir, const std::string& status_dir) {
-  ::mkdir((dir + "/iota-dac").c_str(), 0755);
-  std::ofstream out{dir + "/iota-dac/pod-template.yml"};
-  out << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: iota-dac-0\n  labels:\n    instanceId: \"0\"\n"
-      << "spec:\n  containers:\n    - name: iota-dac\n      command: [\"iota-instance\"]\n"
-      << "      args: [\"--resource\", \"Thing\", \"--heartbeat\", \"1\", \"--status-file\", \""
-      << status_dir << "/{resource}-{id}.json\"]\n"
-      << "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n"
-      << "        - name: IOTA_RESOURCE\n          value: \"Thing\"\n";
+  test::write_worker_template(dir, "iota-dac", "Thing",
+                              R"(, "--heartbeat", "1", "--status-file", ")" + status_dir +
+                                R"(/{resource}-{id}.json")");
 }
 
 struct chaos_stack {
@@ -630,8 +590,7 @@ struct chaos_stack {
     o.thing_inventory_yaml =
       "{ postgres: \"" + pg.conninfo() + "\", query: \"SELECT id FROM \\\"Thing\\\"\" }";
     o.thing_yaml = "resourcePerInstance: " + std::to_string(capacity);
-    o.extra_yaml = "kafka: { brokers: \"" + kafka.bootstrap() + "\" }\n" +
-                   "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n" +
+    o.extra_yaml = "kafka: { brokers: \"" + kafka.bootstrap() + "\" }\n" + test::local_driver_yaml +
                    "liveness: { heartbeatPeriod: 5s, podCheckPeriod: 5s, gracePeriod: 5s, "
                    "firstBackoff: 1s, maxBackoff: 4s }\n" +
                    "reconcileInterval: 10m\n";

@@ -4,27 +4,15 @@
 // and notifies published meanwhile are all applied.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
-#include <fstream>
 #include <future>
 #include <signal.h>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "io/zookeeper_store.hpp"
 #include "model/orchestration.hpp"
 #include "model/zk_layout.hpp"
-#include "tests/fixtures/daemon_process.hpp"
-#include "tests/fixtures/http_client.hpp"
-#include "tests/fixtures/mosquitto_server.hpp"
-#include "tests/fixtures/files.hpp"
-#include "tests/fixtures/process.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
-
-#ifndef IOTA_BIN_DIR
-#error "IOTA_BIN_DIR must name the directory of the binaries"
-#endif
+#include "tests/fixtures/e2e_support.hpp"
 
 using namespace iota;
 using namespace std::chrono_literals;
@@ -42,26 +30,9 @@ std::size_t count(const std::string& text, const std::string& needle) {
 // iota-instance processes whose parent is `parent`.
 int workers_of(pid_t parent) {
   int n = 0;
-  if (auto* d = ::opendir("/proc")) {
-    while (auto* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.find_first_not_of("0123456789") != std::string::npos)
-        continue;
-      if (test::read_file("/proc/" + name + "/cmdline").find("iota-instance") == std::string::npos)
-        continue;
-      auto stat = test::read_file("/proc/" + name + "/stat");
-      auto close = stat.rfind(')');
-      if (close == std::string::npos)
-        continue;
-      std::istringstream rest{stat.substr(close + 2)};
-      std::string state;
-      pid_t ppid = 0;
-      rest >> state >> ppid;
-      if (ppid == parent && state != "Z")
-        ++n;
-    }
-    ::closedir(d);
-  }
+  for (const auto& w : test::iota_instance_processes())
+    if (w.parent == parent && !w.zombie)
+      ++n;
   return n;
 }
 
@@ -129,7 +100,7 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads, and ki
   o.init_instances = 2;
   for (int i = 0; i < 100; ++i)
     o.thing_inventory.push_back("inv-" + std::to_string(i));
-  o.extra_yaml = "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n";
+  o.extra_yaml = test::local_driver_yaml;
   ha_daemon first{o};
   ha_daemon second{o};
   first.start();

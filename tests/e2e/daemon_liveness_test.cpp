@@ -3,25 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
-#include <dirent.h>
-#include <fstream>
 #include <regex>
-#include <sstream>
-#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fixtures/daemon_process.hpp"
-#include "tests/fixtures/http_client.hpp"
-#include "tests/fixtures/kafka_mock.hpp"
-#include "tests/fixtures/mosquitto_server.hpp"
-#include "tests/fixtures/files.hpp"
-#include "tests/fixtures/process.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
-
-#ifndef IOTA_BIN_DIR
-#error "IOTA_BIN_DIR must name the directory of iota-instance"
-#endif
+#include "tests/fixtures/e2e_support.hpp"
 
 using namespace iota;
 using namespace std::chrono_literals;
@@ -29,48 +15,14 @@ using nlohmann::json;
 
 namespace {
 
-// A pod template running the reference worker with extra arguments.
-void write_template(const std::string& dir, const std::string& name, const std::string& resource,
-                    const std::string& args) {
-  ::mkdir((dir + "/" + name).c_str(), 0755);
-  std::ofstream out{dir + "/" + name + "/pod-template.yml"};
-  out << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << name << "-0\n  labels:\n    instanceId: \"0\"\n"
-      << "spec:\n  containers:\n    - name: " << name << "\n      command: [\"iota-instance\"]\n"
-      << "      args: [\"--resource\", \"" << resource << "\"" << args << "]\n"
-      << "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n"
-      << "        - name: IOTA_RESOURCE\n          value: \"" << resource << "\"\n";
-}
-
 // The PID of the worker process serving (resource, id), found through /proc: a child of
 // `parent` (this test's daemon), so workers of tests running in parallel are never taken.
 pid_t find_worker_pid(const std::string& resource, int id, pid_t parent) {
   pid_t found = -1;
-  if (auto* d = ::opendir("/proc")) {
-    while (auto* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.find_first_not_of("0123456789") != std::string::npos)
-        continue;
-      auto cmd = test::read_file("/proc/" + name + "/cmdline");
-      if (cmd.find("iota-instance") == std::string::npos)
-        continue;
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after ')'.
-      auto stat = test::read_file("/proc/" + name + "/stat");
-      auto close = stat.rfind(')');
-      if (close == std::string::npos)
-        continue;
-      std::istringstream rest{stat.substr(close + 1)};
-      std::string state;
-      long ppid = -1;
-      rest >> state >> ppid;
-      if (ppid != parent)
-        continue;
-      auto env = test::read_file("/proc/" + name + "/environ");
-      if (env.find(std::string("IOTA_INSTANCE_ID=") + std::to_string(id) + '\0') != std::string::npos &&
-          env.find("IOTA_RESOURCE=" + resource + '\0') != std::string::npos)
-        found = static_cast<pid_t>(std::stoi(name));
-    }
-    ::closedir(d);
-  }
+  for (const auto& w : test::iota_instance_processes())
+    if (w.parent == parent && w.has_env("IOTA_INSTANCE_ID=" + std::to_string(id)) &&
+        w.has_env("IOTA_RESOURCE=" + resource))
+      found = w.pid;
   return found;
 }
 
@@ -87,8 +39,9 @@ struct liveness_fixture {
 
   liveness_fixture() {
     // Things heart-beat every second; Rules crash a second after they start.
-    write_template(templates.path(), "iota-dac", "Thing", R"(, "--heartbeat", "1")");
-    write_template(templates.path(), "iota-rules-engine", "Rule", R"(, "--exit-after", "1", "3")");
+    test::write_worker_template(templates.path(), "iota-dac", "Thing", R"(, "--heartbeat", "1")");
+    test::write_worker_template(templates.path(), "iota-rules-engine", "Rule",
+                                R"(, "--exit-after", "1", "3")");
     test::daemon_options o;
     o.zookeeper = zk.hosts();
     o.mqtt_url = broker.url();
@@ -97,10 +50,7 @@ struct liveness_fixture {
     for (int i = 0; i < 30; ++i)
       o.thing_inventory.push_back("thing-" + std::to_string(i));
     o.rule_inventory = {"rule-0"};
-    o.extra_yaml = "kafka: { brokers: \"" + kafka.bootstrap() + "\" }\n" +
-                   "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n" +
-                   "liveness: { heartbeatPeriod: 3s, podCheckPeriod: 60s, gracePeriod: 2s, "
-                   "firstBackoff: 1s, maxBackoff: 4s }\n";
+    o.extra_yaml = test::local_workers_yaml(kafka);
     daemon = std::make_unique<test::daemon_process>(o);
     daemon->start();
     port = daemon->http_port();

@@ -22,19 +22,9 @@
 
 #include "io/zookeeper_store.hpp"
 #include "model/zk_layout.hpp"
-#include "tests/fixtures/daemon_process.hpp"
-#include "tests/fixtures/http_client.hpp"
+#include "tests/fixtures/e2e_support.hpp"
 #include "tests/fixtures/ids.hpp"
-#include "tests/fixtures/kafka_mock.hpp"
-#include "tests/fixtures/mosquitto_server.hpp"
-#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/live_ids.hpp"
-#include "tests/fixtures/process.hpp"
-#include "tests/fixtures/zookeeper_server.hpp"
-
-#ifndef IOTA_BIN_DIR
-#error "IOTA_BIN_DIR must name the directory of iota-instance"
-#endif
 
 using namespace iota;
 using namespace std::chrono_literals;
@@ -252,10 +242,7 @@ struct full_stack {
     o.templates_dir = work.path() + "/templates";
     o.init_instances = init_instances;
     o.thing_inventory = test::uuids(initial_ids, 9);
-    o.extra_yaml = "kafka: { brokers: \"" + kafka.bootstrap() + "\" }\n" +
-                   "localDriver: { logDir: ./instances, binDir: \"" IOTA_BIN_DIR "\" }\n" +
-                   "liveness: { heartbeatPeriod: 3s, podCheckPeriod: 60s, gracePeriod: 2s, "
-                   "firstBackoff: 1s, maxBackoff: 4s }\n";
+    o.extra_yaml = test::local_workers_yaml(kafka);
     daemon = std::make_unique<test::daemon_process>(o);
     daemon->start();
     port = daemon->http_port();
@@ -270,16 +257,8 @@ struct full_stack {
 
   void write_template(const std::string& name, const std::string& resource,
                       const std::string& args) {
-    auto dir = work.path() + "/templates/" + name;
     ::mkdir((work.path() + "/templates").c_str(), 0755);
-    ::mkdir(dir.c_str(), 0755);
-    std::ofstream out{dir + "/pod-template.yml"};
-    out << "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " << name
-        << "-0\n  labels:\n    instanceId: \"0\"\n"
-        << "spec:\n  containers:\n    - name: " << name << "\n      command: [\"iota-instance\"]\n"
-        << "      args: [\"--resource\", \"" << resource << "\"" << args << "]\n"
-        << "      env:\n        - name: IOTA_INSTANCE_ID\n          value: \"0\"\n"
-        << "        - name: IOTA_RESOURCE\n          value: \"" << resource << "\"\n";
+    test::write_worker_template(work.path() + "/templates", name, resource, args);
   }
 
   test::http_result get(const std::string& path) { return test::http_request(port, "GET", path); }

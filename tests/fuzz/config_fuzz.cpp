@@ -14,35 +14,22 @@
 #include <string>
 
 #include "config/settings.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace iota::config;
 
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond))         \
-      std::abort();      \
-  } while (0)
-
 namespace {
 
-// Removed at exit; libFuzzer runs one process per job, so a per-process directory is enough.
-struct scratch {
-  fs::path dir;
+// The config file, beside the pod templates of the resources it may name.
+struct scratch : iota::fuzz::scratch_dir {
   std::string config;
-  scratch() {
-    const char* tmp = std::getenv("TMPDIR");
-    dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("iota-config-fuzz-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+  scratch() : scratch_dir("iota-config-fuzz") {
     for (const char* name : {"iota-dac", "iota-rules-engine", "x"}) {
       fs::create_directories(dir / "templates" / name);
       std::ofstream(dir / "templates" / name / "pod-template.yml") << "command: [\"true\"]\n";
     }
     config = (dir / "config.yml").string();
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 };
 

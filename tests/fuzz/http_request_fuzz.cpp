@@ -18,6 +18,7 @@
 
 #include "model/http_request.hpp"
 #include "model/zk_layout.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace iota::io {
 namespace {
@@ -25,20 +26,11 @@ namespace {
 namespace fs = std::filesystem;
 namespace model = iota::model;
 
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond))         \
-      std::abort();      \
-  } while (0)
-
 constexpr const char* secret = "secret beside the web root";
 
-struct web_root {
-  fs::path dir;
+struct web_root : fuzz::scratch_dir {
   std::string root;
-  web_root() {
-    const char* tmp = std::getenv("TMPDIR");
-    dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("iota-http-fuzz-" + std::to_string(::getpid()));
+  web_root() : scratch_dir("iota-http-fuzz") {
     fs::create_directories(dir / "web" / "sub");
     std::ofstream(dir / "web" / "index.html") << "<html>index</html>";
     std::ofstream(dir / "web" / "sub" / "a.js") << "let a = 1;";
@@ -47,10 +39,6 @@ struct web_root {
     std::error_code ec;
     fs::create_symlink(dir / "secret.txt", dir / "web" / "link.txt", ec);
     root = (dir / "web").string();
-  }
-  ~web_root() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 };
 

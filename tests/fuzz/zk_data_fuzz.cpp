@@ -11,14 +11,9 @@
 #include <string_view>
 
 #include "model/zk_layout.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 using namespace iota::model;
-
-#define FUZZ_CHECK(cond) \
-  do {                   \
-    if (!(cond))         \
-      std::abort();      \
-  } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0)

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -26,29 +25,20 @@
 #include <vector>
 
 #include "fakes/fake_pods_api.hpp"
+#include "fixtures/files.hpp"
 #include "fixtures/process.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using iota::test::fake_pods_api;
 using iota::test::fake_pods_api_options;
+using iota::test::read_file;
+using iota::test::write_file;
 
 namespace {
 
 constexpr auto kubectl_deadline = 120s;  // a loaded 2-core CI machine
 const std::string token = "deploy-t0ken";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 fs::path deploy_dir() { return fs::path(IOTA_SOURCE_DIR) / "deploy"; }
 
@@ -164,10 +154,10 @@ class kubectl_env {
       : kubectl_(require_kubectl()), dir_("iota-kubectl") {
     std::string ca_line;
     if (!ca_pem.empty()) {
-      write_text(dir_.path() + "/ca.crt", ca_pem);
+      write_file(dir_.path() + "/ca.crt", ca_pem);
       ca_line = "      certificate-authority: " + dir_.path() + "/ca.crt\n";
     }
-    write_text(kubeconfig(), "apiVersion: v1\n"
+    write_file(kubeconfig(), "apiVersion: v1\n"
                              "kind: Config\n"
                              "clusters:\n"
                              "  - name: fake\n"
@@ -199,7 +189,7 @@ class kubectl_env {
                                     log);
     bool exited = iota::test::wait_until([&] { return !child.running(); }, kubectl_deadline);
     kubectl_run result;
-    result.output = read_text(log);
+    result.output = read_file(log);
     INFO("kubectl " << args.front() << " output:\n" << result.output);
     REQUIRE(exited);
     int status = child.exit_status();
@@ -358,11 +348,11 @@ TEST_CASE("kubectl refuses a deploy/ copy with a wrong apiVersion or kind", "[ku
     for (const auto& entry : fs::directory_iterator(deploy_dir())) {
       fs::copy_file(entry.path(), copy / entry.path().filename());
     }
-    auto text = read_text(copy / b.file);
+    auto text = read_file(copy / b.file);
     auto at = text.find(b.from);
     REQUIRE(at != std::string::npos);
     text.replace(at, b.from.size(), b.to);
-    write_text(copy / b.file, text);
+    write_file(copy / b.file, text);
 
     auto run = kubectl.run({"apply", "--dry-run=client", "--validate=false", "-k", copy.string()});
     INFO(run.output);

@@ -253,6 +253,17 @@ struct parked {
   }
 };
 
+// Never answers /never (parks its responder in `held`); echoes every other request.
+io::http_handler park_never_echo_rest(std::shared_ptr<parked> held) {
+  return [held](io::http_request req, io::http_responder r) {
+    if (req.path == "/never") {
+      held->add(req.path, std::move(r));
+    } else {
+      echo(std::move(req), std::move(r));
+    }
+  };
+}
+
 io::http_response text(const std::string& body) {
   io::http_response r;
   r.content_type = "text/plain";
@@ -602,13 +613,7 @@ TEST_CASE("http server: a handler that never answers gets 503 after response_tim
   auto settings = test_settings();
   settings.response_timeout = 300ms;
   auto held = std::make_shared<parked>();
-  running_server s(settings, [held](io::http_request req, io::http_responder r) {
-    if (req.path == "/never") {
-      held->add(req.path, std::move(r));
-    } else {
-      echo(std::move(req), std::move(r));
-    }
-  });
+  running_server s(settings, park_never_echo_rest(held));
   raw_client c(s.port);
   auto start = steady::now();
   REQUIRE(c.send(get("/never")));
@@ -962,13 +967,7 @@ TEST_CASE("http server: stop() returns promptly with open connections", "[http]"
   settings.header_timeout = 60s;
   settings.response_timeout = 60s;
   auto held = std::make_shared<parked>();
-  running_server s(settings, [held](io::http_request req, io::http_responder r) {
-    if (req.path == "/never") {
-      held->add(req.path, std::move(r));
-    } else {
-      echo(std::move(req), std::move(r));
-    }
-  });
+  running_server s(settings, park_never_echo_rest(held));
   std::vector<std::unique_ptr<raw_client>> clients;
   for (int i = 0; i < 20; ++i) {
     clients.push_back(std::make_unique<raw_client>(s.port));

@@ -13,17 +13,16 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <future>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/settings.hpp"
 #include "fakes/fake_pods_api.hpp"
+#include "fixtures/callbacks.hpp"
+#include "fixtures/files.hpp"
 #include "fixtures/process.hpp"
 #include "model/pod_template.hpp"
 
@@ -31,7 +30,10 @@ using namespace std::chrono_literals;
 namespace io = iota::io;
 namespace fs = std::filesystem;
 using iota::test::fake_pods_api;
+using iota::test::await_callback;
 using iota::test::fake_pods_api_options;
+using iota::test::read_file;
+using iota::test::write_file;
 using iota::test::wait_until;
 using nlohmann::json;
 using steady = std::chrono::steady_clock;
@@ -42,20 +44,8 @@ constexpr auto deadline = 20s;
 const std::string ns = "iota";
 const std::string token = "t0ken-123";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
 std::string template_yaml(const std::string& instance_name) {
-  return read_text(std::string(IOTA_SOURCE_DIR) + "/templates/" + instance_name +
+  return read_file(std::string(IOTA_SOURCE_DIR) + "/templates/" + instance_name +
                    "/pod-template.yml");
 }
 
@@ -91,27 +81,15 @@ std::unique_ptr<io::instance_driver> make_driver(io::kubernetes_settings s) {
 
 // Blocking wrappers: the callbacks run on the driver's thread.
 io::driver_result create(io::instance_driver& d, const io::instance_ref& ref) {
-  auto p = std::make_shared<std::promise<io::driver_result>>();
-  auto f = p->get_future();
-  d.create(ref, [p](io::driver_result r) { p->set_value(std::move(r)); });
-  REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-  return f.get();
+  return await_callback<io::driver_result>(deadline, [&](auto done) { d.create(ref, done); });
 }
 
 io::driver_result remove(io::instance_driver& d, const io::instance_ref& ref) {
-  auto p = std::make_shared<std::promise<io::driver_result>>();
-  auto f = p->get_future();
-  d.remove(ref, [p](io::driver_result r) { p->set_value(std::move(r)); });
-  REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-  return f.get();
+  return await_callback<io::driver_result>(deadline, [&](auto done) { d.remove(ref, done); });
 }
 
 io::pod_status get(io::instance_driver& d, const io::instance_ref& ref) {
-  auto p = std::make_shared<std::promise<io::pod_status>>();
-  auto f = p->get_future();
-  d.get(ref, [p](io::pod_status s) { p->set_value(std::move(s)); });
-  REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-  return f.get();
+  return await_callback<io::pod_status>(deadline, [&](auto done) { d.get(ref, done); });
 }
 
 // What the watch reported, in order.
@@ -153,6 +131,15 @@ class status_log {
   mutable std::mutex mutex_;
   std::vector<io::pod_status> all_;
 };
+
+// The driver on `api` with the repo's templates, reporting to `log` (which must outlive it),
+// once its watch is open.
+std::unique_ptr<io::instance_driver> watching_driver(fake_pods_api& api, status_log& log) {
+  auto driver = make_driver(settings_for(api));
+  driver->watch(log.sink());
+  REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
+  return driver;
+}
 
 std::vector<iota::test::recorded_request> watch_requests(const fake_pods_api& api) {
   std::vector<iota::test::recorded_request> out;
@@ -388,10 +375,8 @@ TEST_CASE("phase changes set by the API arrive through the watch", "[kubernetes]
                        {"metadata", {{"name", "iota-dac-9"}, {"labels", {{"instanceId", "9"}}}}},
                        {"status", {{"phase", "Running"}}}});
   status_log log;
-  auto driver = make_driver(settings_for(api));
-  driver->watch(log.sink());
+  auto driver = watching_driver(api, log);
 
-  REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
   REQUIRE(wait_until([&] { return log.saw(9, io::pod_phase::running); }, deadline));
   CHECK(list_requests(api) == 1);
   auto watches = watch_requests(api);
@@ -441,9 +426,7 @@ TEST_CASE("a dropped watch resumes from the last resourceVersion and loses no ev
           "[kubernetes]") {
   fake_pods_api api;
   status_log log;
-  auto driver = make_driver(settings_for(api));
-  driver->watch(log.sink());
-  REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
+  auto driver = watching_driver(api, log);
 
   REQUIRE(create(*driver, dac(3)).ok());
   REQUIRE(api.set_phase(ns, "iota-dac-3", "Running"));
@@ -493,9 +476,7 @@ TEST_CASE("410 Gone - the driver lists again, reports what changed, and watches 
           "[kubernetes]") {
   fake_pods_api api;
   status_log log;
-  auto driver = make_driver(settings_for(api));
-  driver->watch(log.sink());
-  REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
+  auto driver = watching_driver(api, log);
 
   REQUIRE(create(*driver, dac(1)).ok());
   REQUIRE(create(*driver, dac(2)).ok());
@@ -550,7 +531,7 @@ TEST_CASE("TLS with insecure_skip_tls_verify, or verification against ca_file", 
   REQUIRE_THAT(api.url(), Catch::StartsWith("https://"));
   iota::test::temp_dir dir("iota-k8s-tls");
   auto ca = dir.path() + "/ca.crt";
-  write_text(ca, api.cert_pem());
+  write_file(ca, api.cert_pem());
 
   SECTION("insecure") {
     auto s = settings_for(api);
@@ -616,9 +597,9 @@ TEST_CASE("in_cluster reads the service account and the service address", "[kube
   base.run_in_pod = true;
 
   SECTION("everything present") {
-    write_text(dir.path() + "/token", "eyJhbGciOi.sa-token\n");
-    write_text(dir.path() + "/ca.crt", "-----BEGIN CERTIFICATE-----\n");
-    write_text(dir.path() + "/namespace", "iota-prod\n");
+    write_file(dir.path() + "/token", "eyJhbGciOi.sa-token\n");
+    write_file(dir.path() + "/ca.crt", "-----BEGIN CERTIFICATE-----\n");
+    write_file(dir.path() + "/namespace", "iota-prod\n");
     std::string error = "unset";
     auto s = io::in_cluster(base, source, &error);
     CHECK(error.empty());
@@ -630,7 +611,7 @@ TEST_CASE("in_cluster reads the service account and the service address", "[kube
     CHECK(s.run_in_pod);
   }
   SECTION("IPv6 service host, default port, no namespace file") {
-    write_text(dir.path() + "/token", "abc");
+    write_file(dir.path() + "/token", "abc");
     env = {{"KUBERNETES_SERVICE_HOST", "fd00::1"}};
     std::string error;
     auto s = io::in_cluster(base, source, &error);
@@ -648,7 +629,7 @@ TEST_CASE("in_cluster reads the service account and the service address", "[kube
     CHECK_THAT(error, Catch::Contains("KUBERNETES_SERVICE_HOST") && Catch::Contains("token"));
   }
   SECTION("run_in_pod off: unchanged") {
-    write_text(dir.path() + "/token", "abc");
+    write_file(dir.path() + "/token", "abc");
     base.run_in_pod = false;
     std::string error;
     auto s = io::in_cluster(base, source, &error);
@@ -661,7 +642,7 @@ TEST_CASE("in_cluster reads the service account and the service address", "[kube
 TEST_CASE("a rotated service-account token is picked up after a 401", "[kubernetes]") {
   fake_pods_api api;
   iota::test::temp_dir dir("iota-k8s-token");
-  write_text(dir.path() + "/token", "first\n");
+  write_file(dir.path() + "/token", "first\n");
   api.require_token("first");
 
   auto s = settings_for(api);
@@ -670,7 +651,7 @@ TEST_CASE("a rotated service-account token is picked up after a 401", "[kubernet
   auto driver = make_driver(s);
   REQUIRE(create(*driver, dac(1)).ok());
 
-  write_text(dir.path() + "/token", "second\n");
+  write_file(dir.path() + "/token", "second\n");
   api.require_token("second");
   // The cached token fails once; the 401 makes the driver read the file again.
   auto first_try = create(*driver, dac(2));
@@ -754,9 +735,7 @@ TEST_CASE("stop closes the watch and joins promptly, no callback runs afterwards
   fake_pods_api api;
   silent_server server;
   status_log log;
-  auto driver = make_driver(settings_for(api));
-  driver->watch(log.sink());
-  REQUIRE(wait_until([&] { return api.open_watches() == 1; }, deadline));
+  auto driver = watching_driver(api, log);
 
   // A request that will never be answered, in flight while stopping.
   auto stuck_settings = settings_for(api);
@@ -906,13 +885,13 @@ TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
   CHECK(config["templatesPath"].as<std::string>() == mount_path + "/templates");
 
   iota::test::temp_dir dir("iota-deploy");
-  write_text(dir.path() + "/config.yml", config_text);
+  write_file(dir.path() + "/config.yml", config_text);
   for (const std::string name : {"iota-dac", "iota-rules-engine"}) {
     fs::create_directories(dir.path() + "/templates/" + name);
     auto key = name + ".pod-template.yml";
     REQUIRE(configmap["data"][key]);
     auto embedded = configmap["data"][key].as<std::string>();
-    write_text(dir.path() + "/templates/" + name + "/pod-template.yml", embedded);
+    write_file(dir.path() + "/templates/" + name + "/pod-template.yml", embedded);
     // Same pods as the repository's templates.
     auto mine = iota::model::pod_template::parse(embedded, key);
     auto repo = iota::model::pod_template::parse(template_yaml(name), name);

@@ -69,15 +69,26 @@ std::string apply(caf::scoped_actor& self, const msg::orchestrator_actor& a, std
   return out;
 }
 
-}  // namespace
-
-TEST_CASE("leader election: one leads, the other follows and takes over when the session closes, and "
-          "the old leader's fenced multi fails", "[leader][zookeeper]") {
+// A ZooKeeper, and an actor system for the daemons' leader actors and orchestrators.
+struct election {
   test::zookeeper_server zk;
   caf::actor_system_config cfg;
   caf::actor_system sys{quiet(cfg)};
   caf::scoped_actor self{sys};
+};
 
+// A plain client session (not a daemon's), connected.
+std::shared_ptr<io::zookeeper_store> connected_store(const std::string& hosts) {
+  auto store = io::make_zookeeper_store(hosts);
+  store->start();
+  REQUIRE(test::wait_until([&] { return store->connected(); }, 60s));
+  return store;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(election, "leader election: one leads, the other follows and takes over when the session closes, and "
+          "the old leader's fenced multi fails", "[leader][zookeeper]") {
   auto a = make_side(sys, zk.hosts(), "daemon-a");
   REQUIRE(test::wait_until([&] { return *a.leads_all == 1; }, 60s));
   auto b = make_side(sys, zk.hosts(), "daemon-b");
@@ -114,9 +125,7 @@ TEST_CASE("leader election: one leads, the other follows and takes over when the
   CHECK(lb2.fence_path != old_fence);
 
   // A multi fenced with the old leader's znode fails whole: nothing of it is written.
-  auto c = io::make_zookeeper_store(zk.hosts());
-  c->start();
-  REQUIRE(test::wait_until([&] { return c->connected(); }, 60s));
+  auto c = connected_store(zk.hosts());
   std::promise<std::pair<io::zk_rc, std::vector<io::zk_rc>>> p;
   auto f = p.get_future();
   std::vector<model::zk_op> ops{{model::zk_op::kind::check, old_fence, "", -1},
@@ -146,12 +155,8 @@ TEST_CASE("leader election: one leads, the other follows and takes over when the
   c->stop();
 }
 
-TEST_CASE("leader election: three candidates, each watches its predecessor, and the leader's znode "
+TEST_CASE_METHOD(election, "leader election: three candidates, each watches its predecessor, and the leader's znode "
           "removed by hand re-elects", "[leader][zookeeper]") {
-  test::zookeeper_server zk;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{quiet(cfg)};
-  caf::scoped_actor self{sys};
   auto a = make_side(sys, zk.hosts(), "a");
   REQUIRE(test::wait_until([&] { return *a.leads_all == 1; }, 60s));
   auto b = make_side(sys, zk.hosts(), "b");
@@ -164,9 +169,7 @@ TEST_CASE("leader election: three candidates, each watches its predecessor, and 
   CHECK(*a.leads_all == 1);
   // The leader's znode is removed by hand (an operator): a re-joins at the tail, c leads.
   auto fence = leadership_of(self, a.orch).fence_path;
-  auto r = io::make_zookeeper_store(zk.hosts());
-  r->start();
-  REQUIRE(test::wait_until([&] { return r->connected(); }, 60s));
+  auto r = connected_store(zk.hosts());
   std::promise<io::zk_rc> p;
   auto f = p.get_future();
   r->remove(fence, -1, [&p](io::zk_rc rc) { p.set_value(rc); });

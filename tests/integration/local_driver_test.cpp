@@ -39,6 +39,8 @@
 #include "io/zookeeper_store.hpp"
 #include "model/heartbeat.hpp"
 #include "model/zk_layout.hpp"
+#include "tests/fixtures/callbacks.hpp"
+#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/kafka_mock.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
@@ -56,19 +58,14 @@ namespace io = iota::io;
 namespace model = iota::model;
 namespace test = iota::test;
 using clock_type = std::chrono::steady_clock;
+using iota::test::await_callback;
+using iota::test::read_file;
 
 namespace {
 
 constexpr auto deadline = 60s;
 const std::string resource = "Thing";
 const std::string root = "/iota/orchestration/Thing";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string iota_dac_template() {
   std::string text =
@@ -102,19 +99,13 @@ class zk_client {
   ~zk_client() { store_->stop(); }
 
   io::zk_rc ensure_path(const std::string& path) {
-    auto p = std::make_shared<std::promise<io::zk_rc>>();
-    auto f = p->get_future();
-    store_->ensure_path(path, [p](io::zk_rc rc) { p->set_value(rc); });
-    REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-    return f.get();
+    return await_callback<io::zk_rc>(deadline, [&](auto done) { store_->ensure_path(path, done); });
   }
 
   io::zk_rc multi(std::vector<model::zk_op> ops) {
-    auto p = std::make_shared<std::promise<io::zk_rc>>();
-    auto f = p->get_future();
-    store_->multi(std::move(ops), [p](io::zk_rc rc, std::vector<io::zk_rc>) { p->set_value(rc); });
-    REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-    return f.get();
+    return await_callback<io::zk_rc>(deadline, [&](auto done) {
+      store_->multi(std::move(ops), [done](io::zk_rc rc, std::vector<io::zk_rc>) { done(rc); });
+    });
   }
 
   // The four znodes of an instance, in one multi-op, as the orchestrator writes them.
@@ -233,13 +224,11 @@ struct outcome {
 
 // Runs one driver call and waits for its callback.
 outcome await(const std::function<void(io::instance_driver::result_fn)>& call) {
-  auto p = std::make_shared<std::promise<outcome>>();
-  auto f = p->get_future();
-  call([p](io::driver_result r) {
-    p->set_value({std::move(r), std::this_thread::get_id(), clock_type::now()});
+  return await_callback<outcome>(deadline, [&](auto done) {
+    call([done](io::driver_result r) {
+      done({std::move(r), std::this_thread::get_id(), clock_type::now()});
+    });
   });
-  REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-  return f.get();
 }
 
 outcome create(io::instance_driver& d, const io::instance_ref& ref) {
@@ -251,11 +240,7 @@ outcome remove(io::instance_driver& d, const io::instance_ref& ref) {
 }
 
 io::pod_status get(io::instance_driver& d, const io::instance_ref& ref) {
-  auto p = std::make_shared<std::promise<io::pod_status>>();
-  auto f = p->get_future();
-  d.get(ref, [p](io::pod_status s) { p->set_value(std::move(s)); });
-  REQUIRE(f.wait_for(deadline) == std::future_status::ready);
-  return f.get();
+  return await_callback<io::pod_status>(deadline, [&](auto done) { d.get(ref, done); });
 }
 
 // "pid 1234" (the detail of a Running status).
