@@ -130,6 +130,24 @@ bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
   return true;
 }
 
+// The API's view of a parsed message: method, raw target, lower-cased header names, the body
+// (moved out). Path and query are left to parse_target.
+http_request to_http_request(http::request<http::string_body>& message) {
+  http_request request;
+  auto method = message.method_string();
+  request.method.assign(method.data(), method.size());
+  auto target = message.target();
+  request.target.assign(target.data(), target.size());
+  for (const auto& field : message) {
+    auto name = field.name_string();
+    auto value = field.value();
+    request.headers.emplace_back(lower({name.data(), name.size()}),
+                                 std::string(value.data(), value.size()));
+  }
+  request.body = std::move(message.body());
+  return request;
+}
+
 // Splits a request target into decoded path and query; false when malformed.
 bool parse_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string>& query) {
@@ -666,18 +684,7 @@ void connection::dispatch() {
   auto message = parser_->release();
   parser_.reset();
 
-  http_request request;
-  auto method = message.method_string();
-  request.method.assign(method.data(), method.size());
-  auto target = message.target();
-  request.target.assign(target.data(), target.size());
-  for (const auto& field : message) {
-    auto name = field.name_string();
-    auto value = field.value();
-    request.headers.emplace_back(lower({name.data(), name.size()}),
-                                 std::string(value.data(), value.size()));
-  }
-  request.body = std::move(message.body());
+  http_request request = to_http_request(message);
   bool head = request.method == "HEAD";
   if (head) request.method = "GET";  // routed as GET, answered without body
 

@@ -63,18 +63,7 @@ void refusal_checks(const model::http_refusal& r) {
 // One complete request, as connection::dispatch builds it, then the API's pure steps.
 void handle(http::request<http::string_body>& message) {
   static web_root web;
-  http_request request;
-  auto method = message.method_string();
-  request.method.assign(method.data(), method.size());
-  auto target = message.target();
-  request.target.assign(target.data(), target.size());
-  for (const auto& field : message) {
-    auto name = field.name_string();
-    auto value = field.value();
-    request.headers.emplace_back(lower({name.data(), name.size()}),
-                                 std::string(value.data(), value.size()));
-  }
-  request.body = std::move(message.body());
+  http_request request = to_http_request(message);
   if (!parse_target(request.target, request.path, request.query)) {
     check_serialized(json_error(400, "malformed request target"), false);
     return;
