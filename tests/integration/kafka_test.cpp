@@ -97,9 +97,10 @@ TEST_CASE("kafka consumer joins its group and gets assigned", "[kafka]") {
   auto consumer = start_consumer(mock.bootstrap(), "iota-orchestrator-Thing", rec);
   CHECK_FALSE(consumer->assigned());
   REQUIRE(test::wait_until([&] { return consumer->assigned(); }, deadline));
-  CHECK(rec.saw_state(true));
-  CHECK_FALSE(rec.saw_state(false));
+  // The state handler runs on the poll thread just after assigned() turns true.
   INFO(rec.states_text());
+  CHECK(test::wait_until([&] { return rec.saw_state(true); }, deadline));
+  CHECK_FALSE(rec.saw_state(false));
   consumer->stop();
   CHECK_FALSE(consumer->assigned());
 }
