@@ -39,7 +39,6 @@ struct supervisor_state {
   std::uint32_t restarts = 0;
   std::array<std::uint32_t, 3> by_cause{};
   std::uint32_t consecutive = 0;         // restarts without a stable period in between
-  bool restarting = false;               // a restart's delete/create is under way
   // When the last restart's replacement pod was created: the replacement's lifetime, not the
   // time between restart decisions (which includes the backoff and slow creates), tells a
   // crash loop from a pod that ran stably for a while.
@@ -126,7 +125,6 @@ void begin_restart(self_ptr self, msg::restart_cause cause) {
   auto now = clock_type::now();
   auto stable = std::max(st.cfg.max_backoff, st.cfg.grace_period * 2);
   st.consecutive = (st.replaced_at && now - *st.replaced_at < stable) ? st.consecutive + 1 : 1;
-  st.restarting = true;
   ++st.restarts;
   ++st.by_cause[static_cast<std::size_t>(cause)];
   std::chrono::milliseconds delay{0};
@@ -176,9 +174,8 @@ void on_done(self_ptr self, int code, const std::string& detail) {
     if (r == io::driver_result::code::ok) {
       st.phase = io::pod_phase::pending;
       st.grace_from = clock_type::now();
-      if (st.restarting)
+      if (st.restarts > 0)  // every create after the first one replaces a restarted pod
         st.replaced_at = st.grace_from;
-      st.restarting = false;
       st.heartbeat_seen = false;
     } else {
       // 409 while the old pod terminates, or an error: try again later, never give up.

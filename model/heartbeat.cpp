@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/json_depth.hpp"
 #include "model/zk_layout.hpp"
 
 namespace iota::model {
@@ -22,22 +23,8 @@ std::variant<heartbeat, heartbeat_rejection> parse_heartbeat(std::string_view va
   if (value.size() > max_bytes)
     return heartbeat_rejection::too_large;
   // Heartbeats are flat objects: refuse deep nesting before the recursive parser sees it.
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : value) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > 32)
-        return heartbeat_rejection::not_json;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  if (!json_nesting_within(value, 32))
+    return heartbeat_rejection::not_json;
   auto j = nlohmann::json::parse(value.begin(), value.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return heartbeat_rejection::not_json;

@@ -1,6 +1,6 @@
 #include "model/http_request.hpp"
 
-#include "model/notify.hpp"
+#include "model/json_depth.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,7 @@
 #include "model/notify.hpp"
 
+#include "model/json_depth.hpp"
+
 #include <cstdint>
 #include <unordered_set>
 #include <utility>
@@ -54,45 +56,6 @@ std::string_view to_string(action_kind k) {
 bool operator==(const resource_action& a, const resource_action& b) {
   return a.kind == b.kind && a.resource == b.resource && a.ids == b.ids;
 }
-
-// A pre-scan so that hostile nesting is refused before any parser or DOM walker sees it.
-// Only brackets outside strings count. On valid JSON the count is exact; on invalid JSON it
-// may be off, which does not matter because the parser rejects such input anyway.
-bool json_nesting_within(std::string_view text, std::size_t max_depth) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth)
-          return false;
-        break;
-      case ']':
-      case '}':
-        if (depth > 0)
-          --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return true;
-}
-
 
 namespace {
 

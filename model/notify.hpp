@@ -62,12 +62,6 @@ struct notify {
   std::optional<rejection> ids_problem;
 };
 
-// Whether JSON `text` nests arrays/objects at most `max_depth` deep, by a pre-scan, so that
-// hostile nesting is refused before any parser or DOM walker sees it. Only brackets outside
-// strings count: exact on valid JSON; on invalid JSON it may be off, which does not matter
-// because the parser rejects such input anyway.
-bool json_nesting_within(std::string_view text, std::size_t max_depth);
-
 // Never throws. Checks, in order: size (before parsing), depth and JSON/UTF-8 validity,
 // object-ness, `o`, `t`, then the ids of the op (into ids_problem).
 std::variant<notify, rejection> parse_notify(std::string_view payload,
