@@ -11,6 +11,7 @@
 
 #include "actors/metrics.hpp"
 #include "actors/probe.hpp"
+#include "io/static_files.hpp"
 #include "messages/errors.hpp"
 #include "model/http_request.hpp"
 #include "model/status.hpp"

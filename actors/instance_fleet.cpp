@@ -40,10 +40,10 @@ msg::fleet_actor::behavior_type fleet_behavior(self_ptr self, fleet_settings cfg
     self->quit(em.reason);
   });
   return {
-    [=](msg::instance_atom, const std::string&, std::uint8_t change, int id) {
+    [=](msg::instance_atom, const std::string&, msg::instance_change change, int id) {
       auto& st = self->state;
       auto t = st.probe.measure("instance");
-      if (change == static_cast<std::uint8_t>(msg::instance_change::added)) {
+      if (change == msg::instance_change::added) {
         if (st.supervisors.count(id))
           return;
         io::instance_ref ref{st.cfg.resource, st.cfg.instance_name, id};

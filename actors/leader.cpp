@@ -19,7 +19,16 @@ namespace iota::actors {
 
 namespace {
 
-using step = msg::election_step;
+// What one asynchronous ZooKeeper call of an election came back with.
+enum class step : std::uint8_t { created, children, leader_data, watched, fired, removed, retry };
+
+// The public interface plus what only the actor sends itself: session events, io results
+// (type index, generation, step, rc, text, list) and the disconnect timer.
+using internal_actor = msg::leader_actor::extend<
+  caf::reacts_to<msg::zk_session_atom, io::session_state, std::int64_t>,
+  caf::reacts_to<msg::election_atom, std::uint64_t, std::uint64_t, step, int, std::string,
+                 std::vector<std::string>>,
+  caf::reacts_to<msg::retry_atom, std::uint64_t>>;
 
 struct election {
   std::string resource;
@@ -51,7 +60,7 @@ struct leader_state {
   static inline const char* name = "leader";
 };
 
-using self_ptr = msg::leader_actor::stateful_pointer<leader_state>;
+using self_ptr = internal_actor::stateful_pointer<leader_state>;
 
 void check(self_ptr self, std::size_t i);
 
@@ -78,16 +87,16 @@ std::string token_of(const std::string& name) {
 
 std::string prefix(self_ptr self) { return "n_" + self->state.cfg.token + "_"; }
 
-void send_step(msg::leader_actor hdl, std::size_t i, std::uint64_t gen, step s, int rc,
+void send_step(internal_actor hdl, std::size_t i, std::uint64_t gen, step s, int rc,
                std::string text = {}, std::vector<std::string> list = {}) {
   caf::anon_send(hdl, msg::election_atom::value, static_cast<std::uint64_t>(i), gen,
-                 static_cast<std::uint8_t>(s), rc, std::move(text), std::move(list));
+                 s, rc, std::move(text), std::move(list));
 }
 
 void retry_later(self_ptr self, std::size_t i) {
   auto& e = self->state.elections[i];
   self->delayed_send(self, self->state.cfg.retry_delay, msg::election_atom::value,
-                     static_cast<std::uint64_t>(i), e.gen, static_cast<std::uint8_t>(step::retry),
+                     static_cast<std::uint64_t>(i), e.gen, step::retry,
                      0, std::string{}, std::vector<std::string>{});
 }
 
@@ -149,7 +158,7 @@ void join(self_ptr self, std::size_t i) {
   e.node.clear();
   auto gen = ++e.gen;
   st.probe.add(("elections_" + e.resource).c_str());
-  msg::leader_actor hdl = self;
+  internal_actor hdl = self;
   auto store = st.store;
   auto path = e.parent + "/" + prefix(self);
   auto data = st.cfg.data;
@@ -177,7 +186,7 @@ void check(self_ptr self, std::size_t i) {
     return;
   }
   auto gen = ++e.gen;
-  msg::leader_actor hdl = self;
+  internal_actor hdl = self;
   st.store->children(e.parent, [hdl, i, gen](io::zk_rc rc, std::vector<std::string> names) {
     send_step(hdl, i, gen, step::children, rc, {}, std::move(names));
   });
@@ -186,7 +195,7 @@ void check(self_ptr self, std::size_t i) {
 void watch(self_ptr self, std::size_t i, const std::string& path, bool react_to_absence) {
   auto& e = self->state.elections[i];
   auto gen = e.gen;
-  msg::leader_actor hdl = self;
+  internal_actor hdl = self;
   self->state.store->watch(
     path,
     [hdl, i, gen, react_to_absence](io::zk_rc rc, bool exists) {
@@ -241,7 +250,7 @@ void on_children(self_ptr self, std::size_t i, std::vector<std::string>& names) 
       e.leading = false;
       e.resigning = true;
       auto gen = ++e.gen;
-      msg::leader_actor hdl = self;
+      internal_actor hdl = self;
       st.store->remove(e.node, -1, [hdl, i, gen](io::zk_rc rc) { send_step(hdl, i, gen, step::removed, rc); });
       if (was)
         publish(self, i);
@@ -265,7 +274,7 @@ void on_children(self_ptr self, std::size_t i, std::vector<std::string>& names) 
   if (was)
     e.leader_data.clear();  // until the get below names the new leader
   auto gen = e.gen;
-  msg::leader_actor hdl = self;
+  internal_actor hdl = self;
   st.store->get(e.parent + "/" + e.leader_name, [hdl, i, gen](io::zk_rc rc, std::string data, std::int32_t) {
     send_step(hdl, i, gen, step::leader_data, rc, std::move(data));
   });
@@ -373,7 +382,7 @@ void on_session(self_ptr self, io::session_state s, std::int64_t session) {
   }
 }
 
-msg::leader_actor::behavior_type leader_behavior(
+internal_actor::behavior_type leader_behavior(
   self_ptr self, leader_settings cfg, std::shared_ptr<io::zookeeper_store> store,
   std::map<std::string, msg::orchestrator_actor> orchestrators) {
   auto& st = self->state;
@@ -403,14 +412,14 @@ msg::leader_actor::behavior_type leader_behavior(
         out.push_back(msg::leadership{e.leading, true, e.leading ? e.node : std::string{}, e.leader_data});
       return out;
     },
-    [=](msg::zk_session_atom, int s, std::int64_t session) {
+    [=](msg::zk_session_atom, io::session_state s, std::int64_t session) {
       auto t = self->state.probe.measure("zk_session");
-      on_session(self, static_cast<io::session_state>(s), session);
+      on_session(self, s, session);
     },
-    [=](msg::election_atom, std::uint64_t i, std::uint64_t gen, std::uint8_t s, int rc,
+    [=](msg::election_atom, std::uint64_t i, std::uint64_t gen, step s, int rc,
         std::string& text, std::vector<std::string>& list) {
       auto t = self->state.probe.measure("election");
-      on_step(self, static_cast<std::size_t>(i), gen, static_cast<step>(s), rc, text, list);
+      on_step(self, static_cast<std::size_t>(i), gen, s, rc, text, list);
     },
     [=](msg::retry_atom, std::uint64_t tag) {  // still disconnected a session timeout later
       auto& st = self->state;
@@ -438,10 +447,10 @@ std::string make_leader_token() {
 msg::leader_actor spawn_leader(caf::actor_system& sys, leader_settings settings,
                                std::shared_ptr<io::zookeeper_store> store,
                                std::map<std::string, msg::orchestrator_actor> orchestrators) {
-  auto hdl = sys.spawn(leader_behavior, std::move(settings), store, std::move(orchestrators));
-  msg::leader_actor weak = hdl;
-  store->add_session_listener([weak](io::session_state s, std::int64_t session) {
-    caf::anon_send(weak, msg::zk_session_atom::value, static_cast<int>(s), session);
+  internal_actor hdl =
+    sys.spawn(leader_behavior, std::move(settings), store, std::move(orchestrators));
+  store->add_session_listener([hdl](io::session_state s, std::int64_t session) {
+    caf::anon_send(hdl, msg::zk_session_atom::value, s, session);
   });
   return hdl;
 }

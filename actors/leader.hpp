@@ -29,6 +29,7 @@
 
 #include "messages/leader.hpp"
 #include "messages/orchestrator.hpp"
+#include "model/zk_layout.hpp"
 
 namespace iota::io {
 class zookeeper_store;
@@ -42,7 +43,7 @@ struct leader_settings {
   std::string token;                   // unique per daemon process; "" = host-pid-random
   std::chrono::milliseconds session_timeout{10000};  // step down when disconnected this long
   std::chrono::milliseconds retry_delay{1000};
-  std::string root = "/iota/orchestrator/leader";
+  std::string root{model::election_root};
   // Called from the actor when "leads every type" changes; must not block.
   std::function<void(bool leads_all)> on_leads_all;
 };

@@ -3,6 +3,7 @@
 #include <set>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -31,6 +32,7 @@ struct bridge_state {
   // committed up to just below the lowest one still here.
   std::map<std::uint64_t, std::size_t> outstanding;
   std::uint64_t last_seq = 0;
+  bool replay_durable = false;
   std::set<model::rejection> reported;  // reasons already logged with a sample
   std::uint64_t next_retry = 0;
   std::map<std::uint64_t, retry_entry> retries;
@@ -40,20 +42,15 @@ struct bridge_state {
 
 using self_ptr = msg::mqtt_bridge_actor::stateful_pointer<bridge_state>;
 
-msg::event_kind kind_of(model::action_kind k) {
-  switch (k) {
-    case model::action_kind::create: return msg::event_kind::create;
-    case model::action_kind::destroy: return msg::event_kind::destroy;
-    case model::action_kind::update: return msg::event_kind::update;
-    case model::action_kind::reload_all: return msg::event_kind::reload_all;
-  }
-  return msg::event_kind::reload_all;
-}
-
 void commit_frontier(self_ptr self) {
   auto& st = self->state;
   auto frontier = st.outstanding.empty() ? st.last_seq : st.outstanding.begin()->first - 1;
   st.journal->commit(frontier);
+  if (!st.replay_durable && st.cfg.replay_until > 0 && frontier >= st.cfg.replay_until) {
+    st.replay_durable = true;
+    if (st.cfg.replay_listener)
+      caf::anon_send(st.cfg.replay_listener, msg::replay_durable_atom::value);
+  }
   st.probe.set("journal_committed", static_cast<std::int64_t>(frontier));
   st.probe.set("in_flight", static_cast<std::int64_t>(st.outstanding.size()));
 }
@@ -138,7 +135,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
       auto& actions = std::get<std::vector<model::resource_action>>(routed);
       st.outstanding.emplace(seq, actions.size());
       for (auto& a : actions)
-        dispatch(self, seq, a.resource, msg::resource_event{kind_of(a.kind), std::move(a.ids)});
+        dispatch(self, seq, a.resource, msg::resource_event{a.kind, std::move(a.ids)});
     },
     [=](msg::mqtt_state_atom, bool connected, const std::string& detail) {
       auto& st = self->state;

@@ -25,6 +25,9 @@ struct mqtt_bridge_settings {
   model::routing_table routing;
   model::notify_limits limits;
   std::chrono::milliseconds retry_delay{1000};
+  // The last journal seq replayed at start (0: none) and who learns once it is durable.
+  std::uint64_t replay_until = 0;
+  msg::replay_reconciler_actor replay_listener;
 };
 
 msg::mqtt_bridge_actor spawn_mqtt_bridge(caf::actor_system& sys, mqtt_bridge_settings settings,

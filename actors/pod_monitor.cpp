@@ -48,9 +48,9 @@ pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::millise
       [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(self->mailbox().size()); },
     };
   });
-  pod_monitor_actor weak = hdl;
-  driver->watch([weak](io::pod_status s) {
-    caf::anon_send(weak, msg::phase_atom::value, s.instance.resource, s.instance.id,
+  pod_monitor_actor monitor = hdl;
+  driver->watch([monitor](io::pod_status s) {
+    caf::anon_send(monitor, msg::phase_atom::value, s.instance.resource, s.instance.id,
                    static_cast<int>(s.phase), s.detail);
   });
   return hdl;

@@ -1,4 +1,4 @@
-// Through-the-broker bench (issue 9): the real daemon (build/bin/iota-orchestrator) with a real
+// Through-the-broker bench: the real daemon (build/bin/iota-orchestrator) with a real
 // ZooKeeper and mosquitto, fed notifies by a pool of MQTT publishers at QoS 1. Measures the
 // whole path publish -> broker -> daemon (journal, mqtt_bridge, resource_orchestrator) ->
 // durable in ZooKeeper, in the batched mode (orchestrator.batchSize 1000) and the seed's

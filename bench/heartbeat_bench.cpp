@@ -1,4 +1,4 @@
-// Heartbeat bench (issue 9): thousands of simulated instances heart-beating into the Kafka
+// Heartbeat bench: thousands of simulated instances heart-beating into the Kafka
 // stand-in (apps/iota-kafka-mock), consumed by the real daemon, which must count every one, drop
 // none and restart no instance (every simulated instance beats many times per check period).
 //

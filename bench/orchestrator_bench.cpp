@@ -172,11 +172,11 @@ figures run(caf::actor_system& sys, const std::string& hosts, const std::string&
     std::vector<std::string> live = std::move(placed);
     for (std::size_t i = 0; i < events; ++i) {
       if (live.empty() || rng() % 10 < 6) {
-        evs.push_back({msg::event_kind::create, {fresh[i]}});
+        evs.push_back({model::action_kind::create, {fresh[i]}});
         live.push_back(fresh[i]);
       } else {
         auto k = rng() % live.size();
-        evs.push_back({msg::event_kind::destroy, {live[k]}});
+        evs.push_back({model::action_kind::destroy, {live[k]}});
         live[k] = std::move(live.back());
         live.pop_back();
       }

@@ -91,7 +91,7 @@ struct settings {
     // Most events applied in one batch. A batch takes what queued while the previous one was
     // written, so it only grows under load; at production size (5,000 UUIDs per instance) a
     // batch of random events rewrites nearly every instance whatever its size, so a big one
-    // amortises that (issue 9).
+    // amortises that.
     std::size_t batch_size = 20000;
     std::size_t max_moves_per_step = 0;  // 0 = unlimited
     std::size_t max_queued_events = 1000000;

@@ -57,11 +57,6 @@ class http_server {
 
 std::unique_ptr<http_server> make_http_server(http_server_settings settings, http_handler handler);
 
-// A file under `root` for a request path ("/" -> index.html), refusing anything that would
-// leave `root` (.., encoded dots, symlinks out); nullopt when no such file. Blocking: call it
-// on an io thread, never on an actor's.
-std::optional<http_response> serve_static(const std::string& root, const std::string& path);
-
 // {"error":"<text>"} with the given status.
 http_response json_error(int status, const std::string& text);
 

@@ -1,5 +1,6 @@
-// The HTTP/1.1 server of io/http_server.hpp on Boost.Beast + Asio. This is the only
-// translation unit that includes Beast: the header stays free of Boost.
+// The HTTP/1.1 server of io/http_server.hpp on Boost.Beast + Asio: connections, pipelining,
+// timers and stop. Its pure parts are io/http_codec (targets, serialisation) and
+// io/static_files; Beast stays inside the iota_http target.
 //
 // Threads: `settings.threads` io threads run one io_context. Every connection lives on its
 // own strand (its socket's executor); all of its state is touched on that strand only. The
@@ -45,35 +46,16 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 
+#include "io/http_beast_request.hpp"
+#include "io/http_codec.hpp"
 #include "io/http_server.hpp"
 
 namespace iota::io {
-
-std::string http_request::header(const std::string& lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return value;
-  }
-  return {};
-}
-
-http_response json_error(int status, const std::string& text) {
-  http_response response;
-  response.status = status;
-  response.content_type = "application/json";
-  // replace: a message quoting client input must not throw on invalid UTF-8.
-  response.body = nlohmann::json{{"error", text}}.dump(-1, ' ', false,
-                                                       nlohmann::json::error_handler_t::replace);
-  return response;
-}
 
 namespace {
 
@@ -84,191 +66,10 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
-constexpr std::size_t max_pipeline = 16;           // outstanding answers before reading pauses
-constexpr std::uint32_t header_limit = 16 * 1024;  // request line + fields
 constexpr std::size_t linger_bytes = 1 << 20;      // dropped while closing, at most
 constexpr auto linger_time = std::chrono::milliseconds(2000);
 constexpr auto accept_retry = std::chrono::milliseconds(100);  // after EMFILE and the like
 constexpr auto stop_grace = std::chrono::milliseconds(1000);
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower(a) == lower(b);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %xx (and + as space in query components); false on a broken escape.
-bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return true;
-}
-
-// The API's view of a parsed message: method, raw target, lower-cased header names, the body
-// (moved out). Path and query are left to parse_target.
-http_request to_http_request(http::request<http::string_body>& message) {
-  http_request request;
-  auto method = message.method_string();
-  request.method.assign(method.data(), method.size());
-  auto target = message.target();
-  request.target.assign(target.data(), target.size());
-  for (const auto& field : message) {
-    auto name = field.name_string();
-    auto value = field.value();
-    request.headers.emplace_back(lower({name.data(), name.size()}),
-                                 std::string(value.data(), value.size()));
-  }
-  request.body = std::move(message.body());
-  return request;
-}
-
-// Splits a request target into decoded path and query; false when malformed.
-bool parse_target(std::string_view target, std::string& path,
-                  std::map<std::string, std::string>& query) {
-  if (target == "*") {
-    path = "*";
-    return true;
-  }
-  // absolute-form (proxies): drop scheme and authority.
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      auto slash = target.find('/', scheme.size());
-      auto question = target.find('?', scheme.size());
-      if (slash == std::string_view::npos ||
-          (question != std::string_view::npos && question < slash)) {
-        target =
-            question == std::string_view::npos ? std::string_view("/") : target.substr(question);
-        std::string rest(target);
-        if (rest.front() == '?') rest.insert(rest.begin(), '/');
-        return parse_target(rest, path, query);
-      }
-      target = target.substr(slash);
-      break;
-    }
-  }
-  if (target.empty() || target.front() != '/') return false;
-  auto question = target.find('?');
-  if (!percent_decode(target.substr(0, question), false, path)) return false;
-  if (question == std::string_view::npos) return true;
-  std::string_view rest = target.substr(question + 1);
-  auto hash = rest.find('#');
-  if (hash != std::string_view::npos) rest = rest.substr(0, hash);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view part = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (part.empty()) continue;
-    auto eq = part.find('=');
-    std::string key;
-    std::string value;
-    if (!percent_decode(part.substr(0, eq), true, key)) return false;
-    if (eq != std::string_view::npos && !percent_decode(part.substr(eq + 1), true, value)) {
-      return false;
-    }
-    query[key] = std::move(value);
-  }
-  return true;
-}
-
-bool is_token_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  if (std::isalnum(u)) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool valid_header_name(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), is_token_char);
-}
-
-// Header values from handlers or echoed from requests: no CR, LF or NUL (no injection).
-std::string clean_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c != '\r' && c != '\n' && c != '\0') out.push_back(c);
-  }
-  return out;
-}
-
-// What a response needs to know about its request.
-struct response_context {
-  bool head_only = false;    // HEAD: headers and Content-Length, no body
-  bool close_after = false;  // last response on this connection
-  std::string cors_origin;   // echoed in Access-Control-Allow-Origin when not empty
-  bool vary_origin = false;
-};
-
-std::string serialize(const http_response& response, const response_context& ctx) {
-  int status = response.status;
-  if (status < 100 || status > 999) status = 500;
-  auto reason = http::obsolete_reason(static_cast<http::status>(status));
-  if (reason.empty() || reason.front() == '<') reason = "Unknown";
-  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 7230 3.3).
-  bool no_body = status < 200 || status == 204 || status == 304;
-
-  std::string out;
-  out.reserve(256 + response.body.size());
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out.append(reason.data(), reason.size());
-  out += "\r\nServer: iota-orchestrator\r\n";
-  if (!no_body) {
-    out += "Content-Type: ";
-    out += clean_value(response.content_type.empty() ? std::string("application/octet-stream")
-                                                     : response.content_type);
-    out += "\r\nContent-Length: ";
-    out += std::to_string(response.body.size());
-    out += "\r\n";
-  }
-  for (const auto& [name, value] : response.headers) {
-    // Framing and connection management are ours.
-    auto l = lower(name);
-    if (!valid_header_name(name) || l == "content-length" || l == "transfer-encoding" ||
-        l == "connection" || l == "server" || l == "content-type") {
-      continue;
-    }
-    out += name;
-    out += ": ";
-    out += clean_value(value);
-    out += "\r\n";
-  }
-  if (!ctx.cors_origin.empty()) {
-    out += "Access-Control-Allow-Origin: ";
-    out += ctx.cors_origin;
-    out += "\r\nAccess-Control-Allow-Credentials: true\r\n";
-  }
-  if (ctx.vary_origin) out += "Vary: Origin\r\n";
-  out += ctx.close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-  if (!no_body && !ctx.head_only) out += response.body;
-  return out;
-}
 
 // Closed by stop(): responders stop posting into the io_context.
 struct gate {
@@ -897,89 +698,6 @@ void connection::on_read_timeout(timer_purpose purpose) {
 
 std::unique_ptr<http_server> make_http_server(http_server_settings settings, http_handler handler) {
   return std::make_unique<server_impl>(std::move(settings), std::move(handler));
-}
-
-// ---- static files ----------------------------------------------------------------------
-
-namespace {
-
-std::string content_type_for(const std::filesystem::path& file) {
-  static const std::map<std::string, std::string> types = {
-      {".html", "text/html; charset=utf-8"},
-      {".htm", "text/html; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},
-      {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"},
-      {".json", "application/json"},
-      {".map", "application/json"},
-      {".svg", "image/svg+xml"},
-      {".png", "image/png"},
-      {".ico", "image/x-icon"},
-      {".txt", "text/plain; charset=utf-8"},
-      {".woff2", "font/woff2"},
-  };
-  auto it = types.find(lower(file.extension().string()));
-  return it == types.end() ? std::string("application/octet-stream") : it->second;
-}
-
-constexpr std::uintmax_t static_file_limit = 64u << 20;
-
-}  // namespace
-
-std::optional<http_response> serve_static(const std::string& root, const std::string& path) {
-  namespace fs = std::filesystem;
-  if (root.empty() || path.empty() || path.front() != '/') return std::nullopt;
-  if (path.find('\0') != std::string::npos || path.find('\\') != std::string::npos ||
-      path.find("..") != std::string::npos) {
-    return std::nullopt;
-  }
-  // The server hands over decoded paths; escapes still here are refused, not decoded twice.
-  auto lowered = lower(path);
-  for (const char* escape : {"%2e", "%2f", "%5c", "%00"}) {
-    if (lowered.find(escape) != std::string::npos) return std::nullopt;
-  }
-
-  std::error_code ec;
-  fs::path base = fs::canonical(root, ec);
-  if (ec) return std::nullopt;
-  fs::path full = base;
-  std::size_t begin = 1;
-  while (begin <= path.size()) {
-    auto end = path.find('/', begin);
-    if (end == std::string::npos) end = path.size();
-    std::string component = path.substr(begin, end - begin);
-    begin = end + 1;
-    if (component.empty()) continue;
-    if (component.front() == '.') return std::nullopt;  // hidden files, "." and ".."
-    full /= component;
-  }
-  if (path.back() == '/') full /= "index.html";
-
-  fs::path resolved = fs::canonical(full, ec);
-  if (ec) return std::nullopt;
-  if (fs::is_directory(resolved, ec)) {
-    resolved = fs::canonical(resolved / "index.html", ec);
-    if (ec) return std::nullopt;
-  }
-  // Symlinks are followed, so the resolved file must still be under the resolved root.
-  auto mismatch = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end());
-  if (mismatch.first != base.end()) return std::nullopt;
-  if (!fs::is_regular_file(resolved, ec) || ec) return std::nullopt;
-  auto size = fs::file_size(resolved, ec);
-  if (ec || size > static_file_limit) return std::nullopt;
-
-  std::ifstream in(resolved, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!in && !in.eof()) return std::nullopt;
-
-  http_response response;
-  response.status = 200;
-  response.content_type = content_type_for(resolved);
-  response.body = std::move(content).str();
-  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  return response;
 }
 
 }  // namespace iota::io

@@ -1,4 +1,6 @@
 // The Kubernetes instance driver of io/kubernetes_driver.hpp on Boost.Beast + Asio + OpenSSL.
+// The pods API's pure parts (URLs, pod status, errors) are io/kubernetes_pods_api; the
+// in-cluster configuration is io/kubernetes_in_cluster.cpp.
 //
 // Threads: one io thread runs one io_context; every piece of mutable state below the
 // "io thread only" line is touched on it alone, so there are no strands and no locks beyond
@@ -52,8 +54,11 @@
 
 #include "io/beast_net.hpp"
 #include "io/kubernetes_driver.hpp"
+#include "io/files.hpp"
+#include "io/kubernetes_pods_api.hpp"
 #include "io/log.hpp"
 #include "model/pod_template.hpp"
+#include "model/text.hpp"
 
 namespace iota::io {
 
@@ -61,6 +66,7 @@ namespace {
 
 using namespace beast_net;  // asio, beast, http, ssl, tcp, error_code
 using json = nlohmann::json;
+using namespace kube;  // the pods API helpers
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::string_view component = "kubernetes";
@@ -72,205 +78,10 @@ constexpr auto watch_idle_slack = std::chrono::seconds(60);
 constexpr auto token_reread_period = std::chrono::seconds(60);
 constexpr auto stop_grace = std::chrono::seconds(5);
 
-std::string trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return out.str();
-}
-
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 15]);
-    }
-  }
-  return out;
-}
-
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
-}
-
-struct parsed_url {
-  bool tls = false;
-  std::string host;       // without brackets
-  std::string port;
-  std::string host_header;
-  std::string base_path;  // "" or "/prefix", no trailing slash
-};
-
-std::optional<parsed_url> parse_url(const std::string& url, std::string& error) {
-  parsed_url out;
-  std::string rest;
-  auto lower_prefix = [&](std::string_view scheme) {
-    if (url.size() < scheme.size()) return false;
-    for (std::size_t i = 0; i < scheme.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return false;
-    }
-    return true;
-  };
-  if (lower_prefix("https://")) {
-    out.tls = true;
-    rest = url.substr(8);
-  } else if (lower_prefix("http://")) {
-    rest = url.substr(7);
-  } else {
-    error = "kubernetes url must start with http:// or https://: \"" + url + "\"";
-    return std::nullopt;
-  }
-  auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) out.base_path = rest.substr(slash);
-  while (!out.base_path.empty() && out.base_path.back() == '/') out.base_path.pop_back();
-  if (out.base_path.find_first_of("?#") != std::string::npos || authority.find('@') != std::string::npos) {
-    error = "kubernetes url has a query, fragment or user info: \"" + url + "\"";
-    return std::nullopt;
-  }
-  std::string port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string::npos) {
-      error = "kubernetes url has an unterminated [IPv6] host: \"" + url + "\"";
-      return std::nullopt;
-    }
-    out.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        error = "kubernetes url: bad authority \"" + authority + "\"";
-        return std::nullopt;
-      }
-      port = after.substr(1);
-    }
-  } else {
-    auto colon = authority.find(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) {
-    error = "kubernetes url has no host: \"" + url + "\"";
-    return std::nullopt;
-  }
-  if (port.empty()) {
-    out.port = out.tls ? "443" : "80";
-  } else {
-    bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
-                    return std::isdigit(static_cast<unsigned char>(c));
-                  });
-    long value = digits ? std::stol(port) : 0;
-    if (!digits || value < 1 || value > 65535) {
-      error = "kubernetes url has a bad port: \"" + url + "\"";
-      return std::nullopt;
-    }
-    out.port = port;
-  }
-  out.host_header = out.host.find(':') != std::string::npos ? "[" + out.host + "]" : out.host;
-  if (!port.empty()) out.host_header += ":" + out.port;
-  return out;
-}
-
-pod_phase phase_of(const std::string& phase) {
-  if (phase.empty() || phase == "Pending") return pod_phase::pending;  // just created
-  if (phase == "Running") return pod_phase::running;
-  if (phase == "Succeeded") return pod_phase::succeeded;
-  if (phase == "Failed") return pod_phase::failed;
-  return pod_phase::unknown;
-}
-
-std::string string_at(const json& j, std::initializer_list<const char*> path) {
-  const json* node = &j;
-  for (const char* key : path) {
-    if (!node->is_object()) return {};
-    auto it = node->find(key);
-    if (it == node->end()) return {};
-    node = &*it;
-  }
-  if (node->is_string()) return node->get<std::string>();
-  if (node->is_number_integer()) return std::to_string(node->get<long long>());
-  return {};
-}
-
-// Why a pod is in its phase, from its status: "terminating", the pod's reason and message
-// (e.g. "Evicted: ..."), the first container's termination ("exit code 3 (Error)") or wait
-// reason ("CrashLoopBackOff").
-std::string detail_of(const json& pod) {
-  std::vector<std::string> parts;
-  if (!string_at(pod, {"metadata", "deletionTimestamp"}).empty()) parts.emplace_back("terminating");
-  std::string reason = string_at(pod, {"status", "reason"});
-  std::string message = string_at(pod, {"status", "message"});
-  if (!reason.empty() || !message.empty()) {
-    parts.push_back(reason.empty() ? message : message.empty() ? reason : reason + ": " + message);
-  }
-  const json* statuses = nullptr;
-  if (pod.contains("status") && pod["status"].is_object()) {
-    auto it = pod["status"].find("containerStatuses");
-    if (it != pod["status"].end() && it->is_array() && !it->empty()) statuses = &*it;
-  }
-  if (statuses != nullptr) {
-    const json& first = (*statuses)[0];
-    if (first.contains("state") && first["state"].is_object()) {
-      const json& state = first["state"];
-      if (state.contains("terminated")) {
-        std::string code = string_at(state, {"terminated", "exitCode"});
-        std::string why = string_at(state, {"terminated", "reason"});
-        std::string text = "exit code " + (code.empty() ? std::string("?") : code);
-        if (!why.empty()) text += " (" + why + ")";
-        parts.push_back(text);
-      } else if (state.contains("waiting")) {
-        std::string why = string_at(state, {"waiting", "reason"});
-        if (!why.empty()) parts.push_back(why);
-      }
-    }
-  }
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += "; ";
-    out += p;
-  }
-  return out;
-}
-
-// "HTTP 409: pods \"x\" already exists" from a Status body (or the raw start of the body).
-std::string http_detail(int status, const std::string& body) {
-  std::string text = "HTTP " + std::to_string(status);
-  auto parsed = json::parse(body, nullptr, false);
-  std::string message;
-  if (parsed.is_object()) {
-    message = string_at(parsed, {"message"});
-    if (message.empty()) message = string_at(parsed, {"reason"});
-  } else if (!body.empty()) {
-    message = body.substr(0, 200);
-  }
-  if (!message.empty()) text += ": " + message;
-  return text;
-}
-
-// A 404 about the object itself (a Status, reason NotFound), not about a path the server
-// does not serve (a misconfigured url prefix answers "404 page not found" as text).
-bool is_not_found(int status, const std::string& body) {
-  if (status != 404) return false;
-  auto parsed = json::parse(body, nullptr, false);
-  return parsed.is_object() && parsed.value("kind", "") == "Status" &&
-         (parsed.value("reason", "") == "NotFound" || parsed.value("code", 0) == 404);
 }
 
 struct http_reply {
@@ -654,7 +465,7 @@ class driver final : public instance_driver {
   void reread_token() {
     token_read_ = clock_type::now();
     if (auto text = read_file(settings_.token_file)) {
-      token_ = trim(*text);
+      token_ = std::string(model::trim(*text));
     } else {
       log::warn(component, "cannot read the token file " + settings_.token_file);
     }
@@ -1072,48 +883,6 @@ void watch_op::abort() {
 }
 
 }  // namespace
-
-kubernetes_settings in_cluster(kubernetes_settings base, const in_cluster_source& source,
-                               std::string* error) {
-  if (!base.run_in_pod) return base;
-  std::vector<std::string> problems;
-  auto env = [&](const std::string& name) -> std::optional<std::string> {
-    if (source.env) return source.env(name);
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr || *value == '\0') return std::nullopt;
-    return std::string(value);
-  };
-  auto host = env("KUBERNETES_SERVICE_HOST");
-  auto port = env("KUBERNETES_SERVICE_PORT");
-  if (host && !host->empty()) {
-    std::string h = *host;
-    if (h.find(':') != std::string::npos && h.front() != '[') h = "[" + h + "]";  // IPv6
-    base.url = "https://" + h + ":" + (port && !port->empty() ? *port : std::string("443"));
-  } else {
-    problems.push_back("KUBERNETES_SERVICE_HOST is not set");
-  }
-  const std::string dir = source.service_account_dir;
-  if (auto token = read_file(dir + "/token")) {
-    base.token = trim(*token);
-    base.token_file = dir + "/token";
-  } else {
-    problems.push_back("cannot read " + dir + "/token");
-  }
-  std::ifstream ca(dir + "/ca.crt");
-  if (ca) base.ca_file = dir + "/ca.crt";
-  if (auto ns = read_file(dir + "/namespace")) {
-    auto name = trim(*ns);
-    if (!name.empty()) base.namespace_name = name;
-  }
-  if (error != nullptr) {
-    error->clear();
-    for (const auto& p : problems) {
-      *error += error->empty() ? "in-cluster: " : "; ";
-      *error += p;
-    }
-  }
-  return base;
-}
 
 std::unique_ptr<instance_driver> make_kubernetes_driver(kubernetes_settings settings) {
   return std::make_unique<driver>(std::move(settings));

@@ -1,5 +1,5 @@
 #pragma once
-// The local-process driver (SPEC section 6 [beyond]): each instance is a child process run
+// The local-process driver (SPEC section 6): each instance is a child process run
 // from its resource's pod template, so the whole system runs without a cluster.
 //
 // - argv = command + args of container 0 (+ `extra_args`); the command is looked up in

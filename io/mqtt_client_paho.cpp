@@ -1,71 +1,10 @@
-// mqtt_client over paho-mqtt-c's MQTTAsync API (libpaho-mqtt3a, Debian 1.3.12; the library
-// reports "1.3.11", and the code cited below is the same in both tags): MQTT 3.1.1, clean session
-// off, stable client id, QoS 1 subscription renewed after every (re)connect (MQTTAsync_setConnected
-// -> SUBSCRIBE; "up" is reported at the SUBACK, which a resumed session's backlog precedes), our
-// own reconnect timer instead of MQTTAsync_setAutomaticReconnect (millisecond period, retries
-// forever, one log line per loss / per failed round): each round tries the broker URLs in turn,
-// one MQTTAsync_connect per URL with a one-element serverURIs, then waits reconnect_period.
-//
-// WHEN PAHO ACKNOWLEDGES A RECEIVED QoS 1 MESSAGE (read from paho.mqtt.c v1.3.12 source)
-//
-// All received packets are handled on paho's single receive thread, MQTTAsync_receiveThread
-// (src/MQTTAsyncUtils.c), which holds the global mqttasync_mutex while it does so:
-//   MQTTAsync_cycle (MQTTAsyncUtils.c) reads one packet; for PUBLISH it calls
-//   MQTTProtocol_handlePublishes (src/MQTTProtocolClient.c), whose QoS 1 branch is
-//       Protocol_processPublication(publish, client, 1);          // 1. deliver or queue
-//       if (socketHasPendingWrites) MQTTProtocol_queueAck(client, PUBACK, msgId);
-//       else MQTTPacket_send_puback(...);                          // 2. PUBACK, unconditionally
-//   Protocol_processPublication (MQTTAsyncUtils.c): if the client's messageQueue is empty and
-//   client->connected, it calls the messageArrived callback synchronously (through
-//   MQTTAsync_deliverMessage) on this same thread. If the callback returns 1 the message is
-//   consumed. If it returns 0, or the queue was not empty, or there is no callback, the message
-//   is appended to client->messageQueue and, with persistence on, written to a file first
-//   (MQTTPersistence_persistQueueEntry -> pstput in src/MQTTPersistenceDefault.c: fopen,
-//   fwrite, fclose; no fsync).
-// So the PUBACK goes out right AFTER messageArrived returns, whatever it returns: returning 0
-// does NOT hold back the PUBACK, it only moves the message into paho's queue. Queued messages
-// are redelivered by MQTTAsync_receiveThread, one per loop iteration and only in an iteration
-// where this client's socket had something to read (`if (sock == 0) continue;` comes first), and
-// removed (MQTTPersistence_unpersistQueueEntry) once the callback returns 1. On
-// MQTTAsync_create with persistence, MQTTPersistence_restoreMessageQueue (src/MQTTPersistence.c)
-// reloads the queue files ("q-<seqno>.msg" in <dir>/<clientid>-<host>-<port>/) of a previous
-// run; MQTTAsync_cleanSession (on a CONNACK with sessionPresent 0) does not remove them (it only
-// removes in-flight keys, MQTTAsync_unpersistInflightMessages).
-//
-// CONSEQUENCES AND CHOICES
-// - The handler is called inside messageArrived (never on another thread, never after a
-//   return): when it returns normally the message counts as handed over and paho sends the
-//   PUBACK. If the process dies (kill -9) before that, no PUBACK was sent and the broker
-//   redelivers the message to the persistent session on the next connect (a duplicate at most if
-//   it dies between the handler's return and the PUBACK write). The daemon's handler appends to
-//   its journal before returning, so a notify is never lost.
-// - We never return 0 while the handler can still be called: a handler that throws is called
-//   again, with backoff, from inside messageArrived, so the PUBACK is held back (the broker may
-//   drop us for a missed keep-alive meanwhile, and will redeliver).
-// - We return 0 only once stop() has begun and the handler may no longer run (the handler kept
-//   failing, a message arrived in the last moments of the disconnect, or stop() was called from
-//   inside the handler, which closes the gate at once while paho still reads the socket until the
-//   DISCONNECT goes out). Paho then PUBACKs a message nobody has: only its queue file keeps it.
-//   Hence MQTTCLIENT_PERSISTENCE_DEFAULT with settings.persistence_dir (none if empty, with a
-//   warning). Its files survive kill -9 (they are in the kernel once fclose returns), not a power
-//   loss, and a failed pstput is only logged by paho (disk full: that message would be lost).
-//   The next client with the same client id, directory and FIRST broker URL (paho names the
-//   directory after MQTTAsync_create's URI) delivers them first, in order; changing the first URL
-//   orphans them (the reconcile of SPEC section 9 repairs what that loses).
-// - Because paho delivers queued messages only one per socket event (while its queue is not
-//   empty every new message joins the queue too, and gets its PUBACK at once), a client that
-//   finds queue files at start "pumps": it sends UNSUBSCRIBE for an unused topic, one at a time,
-//   each UNSUBACK being a socket event, until the queue files are gone. (Measured without it: 4
-//   queued messages were still undelivered after 20 s with a 120 s keep-alive.)
-// - restoreQueueEntry trusts the file's lengths, so a queue file cut short by a kill during
-//   pstput would make paho read past its buffer: files that do not parse are deleted before
-//   MQTTAsync_create (such a message was not yet PUBACKed, so the broker still has it).
-// - The handler runs with paho's global mutex held, on the one receive thread shared by every
-//   MQTTAsync client of the process: a slow handler delays all of them.
-// - stop(): stop reconnecting, DISCONNECT (the broker keeps the session and every unacked
-//   message), wait for it (5 s at most), close the handler gate (waits for a handler call in
-//   progress), MQTTAsync_destroy.
+// mqtt_client over paho-mqtt-c's MQTTAsync API (libpaho-mqtt3a 1.3.12): MQTT 3.1.1, clean
+// session off, a stable client id, a QoS 1 subscription renewed after every (re)connect, and
+// our own reconnect timer. When paho sends the PUBACK (right after our message callback
+// returns) and what this client does because of it (queue files, the unsubscribe "pump",
+// stop order) is read from paho's source and written down in docs/mqtt-paho.md.
 #include "io/mqtt_client.hpp"
+#include "model/text.hpp"
 
 #include <MQTTAsync.h>
 
@@ -101,17 +40,10 @@ std::string paho_error(int rc) {
   return std::to_string(rc) + (text ? std::string(" ") + text : std::string());
 }
 
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // One broker URL -> "tcp://host:port", or "" if malformed.
 std::string normalize_url(const std::string& raw) {
-  std::string url = trim(raw);
+  std::string url{model::trim(raw)};
   std::string rest;
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos) {

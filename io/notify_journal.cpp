@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/files.hpp"
 #include "io/log.hpp"
 
 namespace iota::io {
@@ -53,12 +54,6 @@ void make_dirs(const std::string& dir) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 std::string segment_name(std::uint64_t first_seq) {
   char buf[32];
@@ -94,7 +89,7 @@ std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc) {
 notify_journal::notify_journal(journal_settings settings, std::vector<journal_record>& pending)
     : settings_(std::move(settings)) {
   make_dirs(settings_.dir);
-  auto mark = read_file(settings_.dir + "/committed");
+  auto mark = read_file(settings_.dir + "/committed").value_or("");
   if (!mark.empty())
     committed_ = std::strtoull(mark.c_str(), nullptr, 10);
   persisted_ = committed_;
@@ -111,7 +106,7 @@ notify_journal::notify_journal(journal_settings settings, std::vector<journal_re
 
   std::uint64_t prev = 0;  // sequence numbers only grow: anything else is damage
   for (auto& [first, path] : segments_) {
-    auto bytes = read_file(path);
+    auto bytes = read_file(path).value_or("");
     std::size_t pos = 0;
     while (pos + header_size <= bytes.size()) {
       auto len = get_u32(bytes.data() + pos);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "model/change_set.hpp"
-#include "model/orchestration.hpp"
+#include "model/instance_znodes.hpp"
 
 namespace iota::io {
 
@@ -39,17 +39,6 @@ bool zk_transient(zk_rc rc);
 enum class session_state { connecting, connected, expired };
 // `session_id` changes when a new session replaces an expired one.
 using session_listener = std::function<void(session_state, std::int64_t session_id)>;
-
-// fetchOrchestration's result: every instance child of a resource root with its data,
-// `_reload` and `resources`, and their versions. A missing root is rc zk_ok with no
-// instances. A znode that does not decode is reported in `problems` and the instance is
-// still listed (capacity 0 = unknown, no ids, times 0) with its versions, so the next write
-// replaces it instead of colliding with it.
-struct fetched_instances {
-  zk_rc rc = zk_ok;
-  model::orchestration::instance_map instances;
-  std::vector<std::string> problems;
-};
 
 enum create_flags : int { persistent = 0, ephemeral = 1, sequential = 2 };
 
@@ -87,9 +76,10 @@ class zookeeper_store {
                      std::function<void(int zoo_event_type)> fired) = 0;
   // Creates every missing node along `path` with empty data; "exists" counts as success.
   virtual void ensure_path(const std::string& path, std::function<void(zk_rc)> done) = 0;
-  // fetchOrchestration of the original, for the resource root `root`.
+  // fetchOrchestration of the original, for the resource root `root`: reads every instance
+  // child's znodes and decodes them with model::decode_instances.
   virtual void fetch_instances(const std::string& root,
-                               std::function<void(fetched_instances)> done) = 0;
+                               std::function<void(model::fetched_instances)> done) = 0;
 };
 
 // `hosts` as "host:port[,host:port...]". The session timeout is what ZooKeeper negotiates.

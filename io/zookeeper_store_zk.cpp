@@ -188,13 +188,6 @@ struct session_handle {
 // The C client returns these before it registers a completion: nothing will call it.
 bool refused_before_registration(int rc) { return rc == ZBADARGUMENTS || rc == ZINVALIDSTATE; }
 
-std::string excerpt(const std::string& data) {
-  constexpr std::size_t max = 80;
-  std::string out;
-  model::append_json_string(out, data.size() > max ? data.substr(0, max) + "..." : data);
-  return out;
-}
-
 void set_log_level_once() {
   static std::once_flag once;
   std::call_once(once, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_WARN); });
@@ -413,28 +406,28 @@ class zk_store final : public zookeeper_store {
   }
 
   void fetch_instances(const std::string& root,
-                       std::function<void(fetched_instances)> done) override {
+                       std::function<void(model::fetched_instances)> done) override {
     auto job = std::make_shared<fetch_job>();
     job->root = root;
     job->done = std::move(done);
     children(root, [this, job](zk_rc rc, std::vector<std::string> names) {
       if (rc == ZNONODE) {
-        job->done(fetched_instances{});
+        job->done(model::fetched_instances{});
         return;
       }
       if (rc != ZOK) {
-        fetched_instances failed;
+        model::fetched_instances failed;
         failed.rc = rc;
         job->done(std::move(failed));
         return;
       }
       for (auto& name : names)
         if (auto id = model::parse_instance_name(name))
-          job->entries.push_back(fetch_job::entry{*id, {}});
+          job->entries.push_back(model::instance_znodes{*id, {}});
       std::sort(job->entries.begin(), job->entries.end(),
                 [](const auto& a, const auto& b) { return a.id < b.id; });
       if (job->entries.empty()) {
-        job->done(fetched_instances{});
+        job->done(model::fetched_instances{});
         return;
       }
       job->remaining = job->entries.size() * 3;
@@ -445,7 +438,10 @@ class zk_store final : public zookeeper_store {
             bool last;
             {
               std::lock_guard lk(job->mu);
-              job->entries[i].nodes[k] = fetch_job::node{grc, std::move(data), version};
+              if (grc == ZOK)
+                job->entries[i].nodes[k] = model::znode_read{true, std::move(data), version};
+              else if (grc != ZNONODE)
+                job->errors.push_back(grc);
               last = --job->remaining == 0;
             }
             if (last)
@@ -467,19 +463,12 @@ class zk_store final : public zookeeper_store {
     std::function<void(zk_rc)> done;
   };
 
+  // What one fetch read so far; decoding is model::decode_instances.
   struct fetch_job {
-    struct node {
-      zk_rc rc = ZOK;
-      std::string data;
-      std::int32_t version = -1;
-    };
-    struct entry {
-      model::instance_id id;
-      std::array<node, 3> nodes;  // instance, _reload, resources
-    };
     std::string root;
-    std::function<void(fetched_instances)> done;
-    std::vector<entry> entries;
+    std::function<void(model::fetched_instances)> done;
+    std::vector<model::instance_znodes> entries;
+    std::vector<zk_rc> errors;  // a read that failed other than "no node"
     std::mutex mu;
     std::size_t remaining = 0;
 
@@ -493,47 +482,13 @@ class zk_store final : public zookeeper_store {
     }
 
     void finish() {
-      fetched_instances out;
-      for (auto& e : entries)
-        for (auto& n : e.nodes)
-          if (n.rc != ZOK && n.rc != ZNONODE) {  // connection loss etc.: nothing is reliable
-            out.rc = n.rc;
-            done(std::move(out));
-            return;
-          }
-      for (std::size_t i = 0; i < entries.size(); ++i) {
-        auto& e = entries[i];
-        bool missing = false;
-        for (std::size_t k = 0; k < 3; ++k)
-          if (e.nodes[k].rc == ZNONODE) {
-            out.problems.push_back(path(i, k) + ": no node (the instance vanished during the "
-                                                "fetch or is incomplete); instance skipped");
-            missing = true;
-            break;
-          }
-        if (missing)
-          continue;
-        model::instance inst;
-        inst.versions = {e.nodes[0].version, e.nodes[1].version, e.nodes[2].version};
-        auto data = model::decode_instance_data(e.nodes[0].data);
-        if (data && data->count >= 0 && data->count <= INT_MAX)
-          inst.capacity = static_cast<int>(data->count);
-        else
-          out.problems.push_back(path(i, 0) + ": cannot decode instance data " +
-                                 excerpt(e.nodes[0].data) + "; capacity 0 (unknown)");
-        if (auto times = model::decode_reload(e.nodes[1].data))
-          inst.reload_times = *times;
-        else
-          out.problems.push_back(path(i, 1) + ": cannot decode " + excerpt(e.nodes[1].data) +
-                                 "; times 0");
-        if (auto ids = model::decode_resources(e.nodes[2].data))
-          inst.ids = std::move(*ids);
-        else
-          out.problems.push_back(path(i, 2) + ": cannot decode " + excerpt(e.nodes[2].data) +
-                                 "; no ids");
-        out.instances.emplace(e.id, std::move(inst));
+      if (!errors.empty()) {  // connection loss etc.: nothing read is reliable
+        model::fetched_instances out;
+        out.rc = errors.front();
+        done(std::move(out));
+        return;
       }
-      done(std::move(out));
+      done(model::decode_instances(root, std::move(entries)));
     }
   };
 

@@ -24,8 +24,12 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 // HA and reconcile (SPEC sections 9, 10).
 using leader_atom = caf::atom_constant<caf::atom("leader")>;          // leadership of a type
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;    // inventory vs placed ids
+using reconcile_tick_atom = caf::atom_constant<caf::atom("recontick")>;     // periodic reconcile
+using reconcile_inventory_atom = caf::atom_constant<caf::atom("reconinv")>;  // its inventory
 using fenced_atom = caf::atom_constant<caf::atom("fenced")>;          // a multi failed its fence
 using election_atom = caf::atom_constant<caf::atom("election")>;      // leader actor's io results
+using leads_all_atom = caf::atom_constant<caf::atom("leadsall")>;     // this daemon leads every type
+using replay_durable_atom = caf::atom_constant<caf::atom("replaydur")>;  // journal replay in ZooKeeper
 
 }  // namespace iota::msg
 

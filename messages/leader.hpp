@@ -14,17 +14,10 @@
 
 namespace iota::msg {
 
-// What one asynchronous ZooKeeper call of an election came back with.
-enum class election_step : std::uint8_t { created, children, leader_data, watched, fired, removed, retry };
-
 using leader_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<actor_stats>,
   // per resource type, as leadership of it is known: index in the configured order
-  caf::replies_to<status_atom>::with<std::vector<leadership>>,
-  // internal: session events, io results (type index, generation, step, rc, text, list)
-  caf::reacts_to<zk_session_atom, int, std::int64_t>,
-  caf::reacts_to<election_atom, std::uint64_t, std::uint64_t, std::uint8_t, int, std::string,
-                 std::vector<std::string>>,
-  caf::reacts_to<retry_atom, std::uint64_t>>;  // the disconnect timer
+  caf::replies_to<status_atom>::with<std::vector<leadership>>>;
+// Its session events, io results and timer extend it privately (actors/leader.cpp).
 
 }  // namespace iota::msg

@@ -20,6 +20,9 @@ inline const char* to_string(restart_cause c) {
   return c == restart_cause::heartbeat ? "heartbeat" : c == restart_cause::phase ? "phase" : "missing";
 }
 
+// From an orchestrator to its registered listener (the fleet) after a commit.
+enum class instance_change : std::uint8_t { added, removed };
+
 // A supervisor's answer to a heartbeat check (its flag is reset by asking).
 struct check_result {
   int id = 0;
@@ -71,7 +74,7 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<retry_atom, std::uint64_t>>;
 
 using fleet_actor = caf::typed_actor<
-  caf::reacts_to<instance_atom, std::string, std::uint8_t, int>,  // from the orchestrator
+  caf::reacts_to<instance_atom, std::string, instance_change, int>,  // from the orchestrator
   caf::reacts_to<heartbeat_atom, int, std::int64_t>,              // from the Kafka bridge
   caf::reacts_to<phase_atom, int, int, std::string>,              // from the pod monitor
   caf::reacts_to<pod_check_atom>,

@@ -18,4 +18,10 @@ using mqtt_bridge_actor = caf::typed_actor<
   // internal: an action the orchestrator refused for now, tried again
   caf::reacts_to<retry_atom, std::uint64_t>>;
 
+// Reconciles every type once the journal replay of this start is durable, while this daemon
+// leads every type (actors/replay_reconciler.hpp).
+using replay_reconciler_actor = caf::typed_actor<
+  caf::reacts_to<leads_all_atom, bool>,      // from the leader actor's callback
+  caf::reacts_to<replay_durable_atom>>;      // from the bridge
+
 }  // namespace iota::msg

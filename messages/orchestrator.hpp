@@ -1,5 +1,6 @@
 #pragma once
-// The resource_orchestrator's typed interface and its message types.
+// The resource_orchestrator's typed interface and its message types. Its io replies and
+// timers extend it privately (actors/resource_orchestrator/state.hpp).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,17 +12,16 @@
 
 #include "messages/atoms.hpp"
 #include "messages/stats.hpp"
+#include "model/action_kind.hpp"
 #include "model/options.hpp"
 #include "model/orchestration.hpp"
 #include "model/status.hpp"
 
 namespace iota::msg {
 
-enum class event_kind : std::uint8_t { create, destroy, update, reload_all };
-
 // One notify's worth of change for one resource type (ids unused for reload_all).
 struct resource_event {
-  event_kind kind = event_kind::create;
+  model::action_kind kind = model::action_kind::create;
   std::vector<std::string> ids;
 };
 
@@ -40,13 +40,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_ack& x) {
   return f(caf::meta::type_name("event_ack"), x.changed, x.unchanged);
 }
-
-// What fetch_instances found, as a message (the io struct stays out of messages/).
-struct fetch_result {
-  int rc = 0;
-  model::orchestration::instance_map instances;
-  std::vector<std::string> problems;
-};
 
 // Who leads a resource type (SPEC section 10), from the leader actor to the orchestrator,
 // and from the orchestrator to whoever asks (the REST API).
@@ -77,9 +70,6 @@ typename Inspector::result_type inspect(Inspector& f, reconcile_report& x) {
            x.deleted);
 }
 
-// Sent to the registered instance listener (the supervisors' side) after a commit.
-enum class instance_change : std::uint8_t { added, removed };
-
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<apply_atom, resource_event>::with<event_ack>,
   caf::replies_to<orchestrate_atom, model::orchestrate_request>::with<model::orchestration_status>,
@@ -91,16 +81,7 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<register_atom, caf::actor>,
   caf::reacts_to<leader_atom, leadership>,                        // from the leader actor
   caf::replies_to<leader_atom>::with<leadership>,
-  caf::replies_to<reconcile_atom>::with<reconcile_report>,       // run one now
-  // internal: io results and timers
-  caf::reacts_to<zk_session_atom, int, std::int64_t>,
-  caf::reacts_to<fetched_atom, std::uint64_t, fetch_result>,
-  caf::reacts_to<committed_atom, std::uint64_t, int>,
-  caf::reacts_to<inventory_atom, std::uint64_t, std::vector<std::string>, std::string>,
-  caf::reacts_to<retry_atom, std::uint64_t>,
-  caf::reacts_to<reconcile_atom, std::uint64_t>,                 // the periodic timer
-  caf::reacts_to<reconcile_atom, std::uint64_t, std::vector<std::string>, std::string>,
-  caf::reacts_to<fenced_atom, std::uint64_t>>;
+  caf::replies_to<reconcile_atom>::with<reconcile_report>>;      // run one now
 
 }  // namespace iota::msg
 
@@ -130,5 +111,3 @@ typename Inspector::result_type inspect(Inspector& f, orchestration_status& x) {
 
 }  // namespace iota::model
 
-// Local only: never serialized, so no inspect() is needed.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::msg::fetch_result)

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "model/action_kind.hpp"
+
 namespace iota::model {
 
 // c u d bc bu bd as written by the platform's notifyAftercommit(); `other` keeps any other
@@ -72,9 +74,6 @@ struct routing_table {
   std::set<std::string> resources;                             // e.g. {"Thing","Rule"}
   std::map<std::string, std::vector<std::string>> dependents;  // "ProtocolMeta" -> {"Thing"}
 };
-
-enum class action_kind { create, destroy, update, reload_all };
-std::string_view to_string(action_kind k);  // "create", "destroy", "update", "reload_all"
 
 struct resource_action {
   action_kind kind = action_kind::reload_all;

@@ -12,6 +12,11 @@
 namespace iota::model {
 
 inline constexpr std::string_view orchestration_root = "/iota/orchestration";
+// Leader election (SPEC 10): one parent per resource type, /iota/orchestrator/leader/<R>,
+// outside the orchestration root that workers read.
+inline constexpr std::string_view election_root = "/iota/orchestrator/leader";
+// Fences a multi when we hold no election znode: it never exists, so the multi fails.
+inline constexpr std::string_view absent_fence_path = "/iota/orchestrator/leader/-none-";
 
 std::string resource_path(std::string_view resource);  // /iota/orchestration/<R>
 std::string instance_path(std::string_view resource_root, instance_id id);

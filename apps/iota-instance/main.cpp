@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/files.hpp"
 #include "io/kafka_consumer.hpp"
 #include "io/log.hpp"
 #include "io/zookeeper_store.hpp"
@@ -210,21 +211,6 @@ int parse(int argc, char** argv, options& o) {
   return 0;
 }
 
-// Readers poll the file: a temp name in the same directory, then rename, so they see the old
-// line or the new one, never a part.
-bool write_atomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f)
-    return false;
-  bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -330,7 +316,7 @@ class worker {
         status_dirty_ = false;
         std::string line = status_line() + "\n";
         lk.unlock();
-        if (!write_atomically(o_.status_file, line))
+        if (!io::write_file_atomically(o_.status_file, line))
           iota::log::warn(
             component_, "cannot write status file " + o_.status_file + ": " + std::strerror(errno));
         lk.lock();

@@ -2,6 +2,7 @@
 // librdkafka's mock cluster speaks the real Kafka protocol on loopback ports; there is no Kafka
 // broker package on this machine. Prints `bootstrap: <list>` on stdout (and optionally to a
 // file, written atomically) and runs until SIGINT/SIGTERM.
+#include "io/files.hpp"
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -87,27 +88,13 @@ int parse(int argc, char** argv, options& opts) {
   return 0;
 }
 
-// Readers poll for the file: a temp name in the same directory, then rename, so they see
-// either nothing or the whole line.
+// Readers poll for the file: written beside it and renamed, so they see either nothing or
+// the whole line.
 bool write_atomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) {
-    std::fprintf(stderr, "iota-kafka-mock: cannot write %s: %s\n", tmp.c_str(),
-                 std::strerror(errno));
-    return false;
-  }
-  bool ok = std::fputs(content.c_str(), f) >= 0;
-  ok = std::fflush(f) == 0 && ok;
-  ok = ::fsync(::fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::fprintf(stderr, "iota-kafka-mock: cannot write %s: %s\n", path.c_str(),
-                 std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  if (iota::io::write_file_atomically(path, content, true))
+    return true;
+  std::fprintf(stderr, "iota-kafka-mock: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+  return false;
 }
 
 }  // namespace

@@ -156,7 +156,7 @@ TEST_CASE_METHOD(fixture, "the fleet follows the orchestrator and routes by inst
   spawned.push_back(caf::actor_cast<caf::actor>(fleet));
   for (int id : {0, 1, 2})
     self->send(fleet, msg::instance_atom::value, std::string{"Thing"},
-               static_cast<std::uint8_t>(msg::instance_change::added), id);
+               msg::instance_change::added, id);
   sched.run();
   CHECK(driver->count("create") == 3);
   self->send(fleet, msg::heartbeat_atom::value, 1, std::int64_t{99});
@@ -170,7 +170,7 @@ TEST_CASE_METHOD(fixture, "the fleet follows the orchestrator and routes by inst
   for (auto& c : checks)
     CHECK(c.silent == (c.id != 1));
   self->send(fleet, msg::instance_atom::value, std::string{"Thing"},
-             static_cast<std::uint8_t>(msg::instance_change::removed), 2);
+             msg::instance_change::removed, 2);
   sched.run();
   CHECK(driver->calls.back() == "remove iota-dac-2");
 }

@@ -12,11 +12,12 @@
 #include "fakes/deterministic_system.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
 #include "messages/errors.hpp"
+#include "messages/liveness.hpp"
 #include "model/planner.hpp"
 #include "model/zk_layout.hpp"
 
 using namespace iota;
-using msg::event_kind;
+using model::action_kind;
 
 namespace {
 
@@ -85,8 +86,8 @@ struct fixture : test::deterministic_system {
     spawned.push_back(a);
     auto r = running;
     listener = sys.spawn([r](caf::event_based_actor*) -> caf::behavior {
-      return {[r](msg::instance_atom, const std::string&, std::uint8_t change, int id) {
-        (*r)[id] = change == static_cast<std::uint8_t>(msg::instance_change::added);
+      return {[r](msg::instance_atom, const std::string&, msg::instance_change change, int id) {
+        (*r)[id] = change == msg::instance_change::added;
       }};
     });
     self->send(a, msg::register_atom::value, listener);
@@ -94,7 +95,7 @@ struct fixture : test::deterministic_system {
     return a;
   }
 
-  void send_event(const msg::orchestrator_actor& a, event_kind k, std::vector<std::string> v) {
+  void send_event(const msg::orchestrator_actor& a, model::action_kind k, std::vector<std::string> v) {
     if (!client) {
       auto e = errors;
       auto n = acks;
@@ -230,8 +231,8 @@ TEST_CASE_METHOD(fixture, "reconcile does not undo notifies applied while its in
   auto rh = self->request(a, caf::infinite, msg::reconcile_atom::value);
   sched.run();
   REQUIRE(inventory->pending.size() == 1);
-  send_event(a, event_kind::create, {"late"});
-  send_event(a, event_kind::destroy, {"dropped"});
+  send_event(a, model::action_kind::create, {"late"});
+  send_event(a, model::action_kind::destroy, {"dropped"});
   sched.run();
   CHECK(*acks == 2);
   inventory->answer();
@@ -264,7 +265,7 @@ TEST_CASE_METHOD(fixture, "a follower answers reads from ZooKeeper and refuses w
   CHECK(s.first->resources == 8);
   CHECK(s.first->ready);
   auto multis = store->multis;
-  send_event(a, event_kind::create, {"x"});
+  send_event(a, model::action_kind::create, {"x"});
   sched.run();
   REQUIRE(errors->size() == 1);
   CHECK(errors->front() == "not the leader of Thing; the leader is other:42 at 10.0.0.2:8080");
@@ -292,7 +293,7 @@ TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write 
   sched.run();
   CHECK(running->size() == 1);  // the leader runs its instance
   CHECK(running->at(0));
-  send_event(a, event_kind::create, {"new1"});
+  send_event(a, model::action_kind::create, {"new1"});
   sched.run();
   CHECK(*acks == 1);
   CHECK(znodes().where("new1"));
@@ -300,7 +301,7 @@ TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write 
   // Deposed: the election znode is gone (session expired); another daemon leads.
   remove_node(fence);
   auto multis = store->multis;
-  send_event(a, event_kind::create, {"new2"});
+  send_event(a, model::action_kind::create, {"new2"});
   sched.run();
   CHECK(store->multis == multis + 1);  // one attempt, no retry
   REQUIRE(errors->size() == 1);
@@ -309,7 +310,7 @@ TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write 
   CHECK(counter(a, "writes_fenced") == 1);
   CHECK(counter(a, "leader") == 0);
   CHECK_FALSE(running->at(0));  // its instance released
-  send_event(a, event_kind::create, {"new3"});
+  send_event(a, model::action_kind::create, {"new3"});
   sched.run();
   CHECK(errors->size() == 2);
   CHECK(store->multis == multis + 1);
@@ -317,7 +318,7 @@ TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write 
   auto fence2 = make_election_node("n_me_0000000003");
   self->send(a, msg::leader_atom::value, msg::leadership{true, true, fence2, R"({"daemon":"me:1"})"});
   sched.run();
-  send_event(a, event_kind::create, {"new4"});
+  send_event(a, model::action_kind::create, {"new4"});
   sched.run();
   CHECK(*acks == 2);
   CHECK(znodes().where("new4"));

@@ -17,7 +17,7 @@
 #include "model/zk_layout.hpp"
 
 using namespace iota;
-using msg::event_kind;
+using model::action_kind;
 
 namespace {
 
@@ -61,7 +61,7 @@ struct fixture : test::deterministic_system {
   caf::actor client;
 
   // Requests without waiting (as the MQTT bridge does); the reply is recorded when it comes.
-  void send_event(const msg::orchestrator_actor& a, event_kind k, std::vector<std::string> ids) {
+  void send_event(const msg::orchestrator_actor& a, model::action_kind k, std::vector<std::string> ids) {
     if (!client) {
       auto out = seen;
       client = sys.spawn([out](caf::event_based_actor* c) -> caf::behavior {
@@ -147,7 +147,7 @@ TEST_CASE_METHOD(fixture, "existing znodes are carried on, never rebuilt from sc
   CHECK(s.resources == 12);
   CHECK(s.instances.size() == 3);
   CHECK(store->multis == 0);  // loading writes nothing
-  send_event(a, event_kind::create, {"id12"});
+  send_event(a, model::action_kind::create, {"id12"});
   sched.run();
   // createResource: highest instance id down, first with room -> instance 2 (holds 2 of 5)
   CHECK(znodes().where("id12") == 2);
@@ -160,13 +160,13 @@ TEST_CASE_METHOD(fixture, "events queue behind a multi in flight and go out toge
   settings.options.resource_per_instance = 1000;
   auto a = spawn();
   store->hold = true;
-  send_event(a, event_kind::create, {"first"});
+  send_event(a, model::action_kind::create, {"first"});
   sched.run();
   REQUIRE(store->held() == 1);  // the first event's multi is out
   for (auto& id : ids(0, 200))
-    send_event(a, event_kind::create, {id});
-  send_event(a, event_kind::destroy, {"id7"});
-  send_event(a, event_kind::update, {"id8"});
+    send_event(a, model::action_kind::create, {id});
+  send_event(a, model::action_kind::destroy, {"id7"});
+  send_event(a, model::action_kind::update, {"id8"});
   sched.run();
   CHECK(store->multis == 1);  // nothing else went out while one is in flight
   CHECK(store->held() == 1);
@@ -192,7 +192,7 @@ TEST_CASE_METHOD(fixture, "batch size 1 is the seed's one multi per event", "[or
   auto a = spawn();
   store->hold = true;
   for (auto& id : ids(0, 50))
-    send_event(a, event_kind::create, {id});
+    send_event(a, model::action_kind::create, {id});
   sched.run();
   while (store->release())
     sched.run();
@@ -203,12 +203,12 @@ TEST_CASE_METHOD(fixture, "batch size 1 is the seed's one multi per event", "[or
 
 TEST_CASE_METHOD(fixture, "a redelivered event acks without writing", "[orchestrator]") {
   auto a = spawn();
-  send_event(a, event_kind::create, {"x"});
+  send_event(a, model::action_kind::create, {"x"});
   sched.run();
   auto multis = store->multis;
-  send_event(a, event_kind::create, {"x"});
-  send_event(a, event_kind::destroy, {"never-seen"});
-  send_event(a, event_kind::update, {"never-seen"});
+  send_event(a, model::action_kind::create, {"x"});
+  send_event(a, model::action_kind::destroy, {"never-seen"});
+  send_event(a, model::action_kind::update, {"never-seen"});
   sched.run();
   CHECK(store->multis == multis);
   CHECK(replies().first == 4);
@@ -217,13 +217,13 @@ TEST_CASE_METHOD(fixture, "a redelivered event acks without writing", "[orchestr
 TEST_CASE_METHOD(fixture, "an outside write is detected by version and both changes survive",
                  "[orchestrator][conflict]") {
   auto a = spawn();
-  send_event(a, event_kind::create, {"a", "b"});
+  send_event(a, model::action_kind::create, {"a", "b"});
   sched.run();
   // Someone else adds "z" to instance 0 behind our back.
   store->tree.outside_set(model::resources_path(root, 0), R"({"ids":["a","b","z"]})");
   store->tree.outside_set(model::instance_path(root, 0), R"({"used":3,"count":5})");
   auto fetches = store->fetches;
-  send_event(a, event_kind::create, {"c"});
+  send_event(a, model::action_kind::create, {"c"});
   sched.run();
   CHECK(store->fetches == fetches + 1);  // the version check failed, it re-read
   auto zk = znodes();
@@ -238,10 +238,10 @@ TEST_CASE_METHOD(fixture, "an outside write is detected by version and both chan
 TEST_CASE_METHOD(fixture, "a lost connection mid-multi re-reads and applies each event once",
                  "[orchestrator][conflict]") {
   auto a = spawn();
-  send_event(a, event_kind::create, {"a"});
+  send_event(a, model::action_kind::create, {"a"});
   sched.run();
   store->fail_next_multi = io::zk_connection_loss;  // outcome unknown to the client
-  send_event(a, event_kind::create, {"b"});
+  send_event(a, model::action_kind::create, {"b"});
   sched.run();
   auto zk = znodes();
   CHECK(zk.where("b") == 0);
@@ -256,7 +256,7 @@ TEST_CASE_METHOD(fixture, "while ZooKeeper is away events wait, bounded, then go
   store->set_session(io::session_state::connecting, 1);
   sched.run();
   for (auto& id : ids(0, 7))
-    send_event(a, event_kind::create, {id});
+    send_event(a, model::action_kind::create, {id});
   sched.run();
   auto [acks, errors] = replies();
   CHECK(acks == 0);
@@ -273,13 +273,13 @@ TEST_CASE_METHOD(fixture, "while ZooKeeper is away events wait, bounded, then go
 TEST_CASE_METHOD(fixture, "a new session rebuilds from the znodes before writing",
                  "[orchestrator][queue]") {
   auto a = spawn();
-  send_event(a, event_kind::create, {"a"});
+  send_event(a, model::action_kind::create, {"a"});
   sched.run();
   store->set_session(io::session_state::expired, 1);
   sched.run();
   // While away, the truth changed (another daemon, a restore): "a" is gone, "q" is there.
   store->tree.outside_set(model::resources_path(root, 0), R"({"ids":["q"]})");
-  send_event(a, event_kind::create, {"b"});
+  send_event(a, model::action_kind::create, {"b"});
   sched.run();
   CHECK(store->multis == 1);
   auto fetches = store->fetches;
@@ -403,7 +403,7 @@ TEST_CASE_METHOD(fixture, "drain empties an instance into the others, then remov
 
 TEST_CASE_METHOD(fixture, "lookup answers the holding instance or not found", "[orchestrator]") {
   auto a = spawn();
-  send_event(a, event_kind::create, {"dev-1"});
+  send_event(a, model::action_kind::create, {"dev-1"});
   sched.run();
   replies();
   auto hit = ask<model::instance_id>(a, msg::lookup_atom::value, std::string{"dev-1"});
@@ -417,7 +417,7 @@ TEST_CASE_METHOD(fixture, "lookup answers the holding instance or not found", "[
 TEST_CASE_METHOD(fixture, "stats count messages per type", "[orchestrator][stats]") {
   auto a = spawn();
   for (auto& id : ids(0, 3))
-    send_event(a, event_kind::create, {id});
+    send_event(a, model::action_kind::create, {id});
   sched.run();
   replies();
   auto s = ask<msg::actor_stats>(a, msg::stats_atom::value);

@@ -168,9 +168,9 @@ TEST_CASE("two daemons: one leads, the follower refuses writes and reads, and ki
   auto reader = io::make_zookeeper_store(zk.hosts());
   reader->start();
   REQUIRE(test::wait_until([&] { return reader->connected(); }, 60s));
-  std::promise<io::fetched_instances> p;
+  std::promise<model::fetched_instances> p;
   auto f = p.get_future();
-  reader->fetch_instances(model::resource_path("Thing"), [&p](io::fetched_instances r) { p.set_value(std::move(r)); });
+  reader->fetch_instances(model::resource_path("Thing"), [&p](model::fetched_instances r) { p.set_value(std::move(r)); });
   REQUIRE(f.wait_for(60s) == std::future_status::ready);
   auto fetched = f.get();
   std::vector<std::string> problems;

@@ -47,10 +47,10 @@ struct e2e {
 
   // The znodes as a fresh reader sees them (problems would mean an id on two instances).
   model::orchestration read(const std::string& resource, std::vector<std::string>* problems = nullptr) {
-    std::promise<io::fetched_instances> p;
+    std::promise<model::fetched_instances> p;
     auto f = p.get_future();
     reader->fetch_instances(model::resource_path(resource),
-                            [&p](io::fetched_instances r) { p.set_value(std::move(r)); });
+                            [&p](model::fetched_instances r) { p.set_value(std::move(r)); });
     REQUIRE(f.wait_for(60s) == std::future_status::ready);
     auto r = f.get();
     REQUIRE(r.rc == io::zk_ok);

@@ -64,10 +64,10 @@ struct pg_e2e {
 
   // Every placed id, as a fresh reader of the znodes sees them; no id on two instances.
   std::multiset<std::string> placed() {
-    std::promise<io::fetched_instances> p;
+    std::promise<model::fetched_instances> p;
     auto f = p.get_future();
     reader->fetch_instances(model::resource_path("Thing"),
-                            [&p](io::fetched_instances r) { p.set_value(std::move(r)); });
+                            [&p](model::fetched_instances r) { p.set_value(std::move(r)); });
     REQUIRE(f.wait_for(60s) == std::future_status::ready);
     auto r = f.get();
     REQUIRE(r.rc == io::zk_ok);

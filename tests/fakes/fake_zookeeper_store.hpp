@@ -115,14 +115,14 @@ class fake_zookeeper_store : public io::zookeeper_store {
     });
   }
 
-  void fetch_instances(const std::string& root, std::function<void(io::fetched_instances)> done) override {
+  void fetch_instances(const std::string& root, std::function<void(model::fetched_instances)> done) override {
     ++fetches;
     run([this, root, done = std::move(done)] {
-      io::fetched_instances f;
+      model::fetched_instances f;
       if (!connected_)
         f.rc = io::zk_connection_loss;
       else
-        f.instances = tree.load_instances(root);
+        f = model::decode_instances(root, tree.read_instances(root));
       done(std::move(f));
     });
   }

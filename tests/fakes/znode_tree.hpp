@@ -10,6 +10,7 @@
 
 #include "model/change_set.hpp"
 #include "model/orchestration.hpp"
+#include "model/instance_znodes.hpp"
 #include "model/zk_layout.hpp"
 
 namespace iota::test {
@@ -76,6 +77,28 @@ class znode_tree {
       inst.versions = {node.version, nodes_.at(model::reload_path(root, *id)).version,
                        nodes_.at(model::resources_path(root, *id)).version};
       out.emplace(*id, std::move(inst));
+    }
+    return out;
+  }
+
+  // The znodes of every instance child of `root`, as a store's fetch reads them.
+  std::vector<model::instance_znodes> read_instances(const std::string& root) const {
+    std::vector<model::instance_znodes> out;
+    auto read = [this](const std::string& path) {
+      auto it = nodes_.find(path);
+      if (it == nodes_.end())
+        return model::znode_read{};
+      return model::znode_read{true, it->second.data, it->second.version};
+    };
+    for (auto& [path, node] : nodes_) {
+      if (path.compare(0, root.size() + 1, root + "/") != 0)
+        continue;
+      auto rest = path.substr(root.size() + 1);
+      if (rest.find('/') != std::string::npos)
+        continue;
+      if (auto id = model::parse_instance_name(rest))
+        out.push_back(model::instance_znodes{
+          *id, {read(path), read(model::reload_path(root, *id)), read(model::resources_path(root, *id))}});
     }
     return out;
   }

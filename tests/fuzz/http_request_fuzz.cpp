@@ -2,15 +2,22 @@
 // actor sees a request (SPEC section 7):
 //   - Beast's request parser, limited as io/http_server_beast.cpp limits it (16 KiB header,
 //     64 KiB body), request after request (pipelining) as a connection reads them;
-//   - the server's own request-target parsing and response serialization (that file is
-//     compiled into this target, so its internal functions are the real ones);
+//   - the server's own request-target parsing and response serialization (io/http_codec);
 //   - serve_static's confinement to the web root (a file beside the root must never come
 //     back, whatever the path);
 //   - actors/http_api.cpp's pure steps: model::split_path, parse_instance_name and
 //     model::parse_orchestrate_http.
 // Properties: nothing throws out, a refusal is a 4xx with a non-empty message, a serialized
 // response has exactly one header/body separator before its body.
-#include "io/http_server_beast.cpp"  // NOLINT: the real parse_target and serialize
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "io/http_beast_request.hpp"
+#include "io/http_codec.hpp"
+#include "io/static_files.hpp"
 
 #include <unistd.h>
 
@@ -25,6 +32,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace model = iota::model;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
 constexpr const char* secret = "secret beside the web root";
 

@@ -3,6 +3,7 @@
 // Every wait has a generous deadline: CI is a loaded 2-core machine. Time bounds that are
 // asserted (slowloris, idle, 503, stop) leave seconds of slack.
 #include "io/http_server.hpp"
+#include "io/static_files.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

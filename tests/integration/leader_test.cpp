@@ -64,7 +64,7 @@ msg::leadership leadership_of(caf::scoped_actor& self, const msg::orchestrator_a
 
 std::string apply(caf::scoped_actor& self, const msg::orchestrator_actor& a, std::vector<std::string> ids) {
   std::string out = "no reply";
-  self->request(a, 30s, msg::apply_atom::value, msg::resource_event{msg::event_kind::create, std::move(ids)})
+  self->request(a, 30s, msg::apply_atom::value, msg::resource_event{model::action_kind::create, std::move(ids)})
     .receive([&](msg::event_ack&) { out = "ok"; }, [&](caf::error& e) { out = msg::refusal_text(e); });
   return out;
 }

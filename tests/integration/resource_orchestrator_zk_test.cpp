@@ -36,10 +36,10 @@ std::shared_ptr<io::zookeeper_store> connected_store(const std::string& hosts) {
   return s;
 }
 
-io::fetched_instances fetch(io::zookeeper_store& s) {
-  std::promise<io::fetched_instances> p;
+model::fetched_instances fetch(io::zookeeper_store& s) {
+  std::promise<model::fetched_instances> p;
   auto f = p.get_future();
-  s.fetch_instances(root, [&p](io::fetched_instances r) { p.set_value(std::move(r)); });
+  s.fetch_instances(root, [&p](model::fetched_instances r) { p.set_value(std::move(r)); });
   REQUIRE(f.wait_for(60s) == std::future_status::ready);
   return f.get();
 }
@@ -142,7 +142,7 @@ struct event_sender {
   }
   ~event_sender() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
 
-  void send(const msg::orchestrator_actor& a, msg::event_kind k, std::vector<std::string> ids) {
+  void send(const msg::orchestrator_actor& a, model::action_kind k, std::vector<std::string> ids) {
     caf::anon_send(client, msg::apply_atom::value, a, msg::resource_event{k, std::move(ids)});
   }
   bool wait_acks(std::size_t n, std::chrono::milliseconds deadline = 120s) {
@@ -202,18 +202,18 @@ TEST_CASE_METHOD(zk_fixture, "event sequences end equal to the model - batching 
   model::change_set ignored;
   std::size_t events = 0;
   for (auto& id : ids) {  // a burst of creates, all sent at once
-    sender.send(a, msg::event_kind::create, {id});
+    sender.send(a, model::action_kind::create, {id});
     model::create_resource(expected, id, ignored);
     ++events;
   }
   for (std::size_t i = 0; i < ids.size(); i += 7) {
-    sender.send(a, msg::event_kind::destroy, {ids[i]});
+    sender.send(a, model::action_kind::destroy, {ids[i]});
     model::delete_resource(expected, ids[i], ignored);
     ++events;
-    sender.send(a, msg::event_kind::update, {ids[i + 1]});
+    sender.send(a, model::action_kind::update, {ids[i + 1]});
     ++events;
   }
-  sender.send(a, msg::event_kind::reload_all, {});
+  sender.send(a, model::action_kind::reload_all, {});
   ++events;
   REQUIRE(sender.wait_acks(events));
   CHECK(sender.t->errors == 0);
@@ -247,7 +247,7 @@ TEST_CASE_METHOD(zk_fixture, "a restarted orchestrator continues from the znodes
   {
     event_sender sender{sys};
     for (std::size_t i = 0; i < 1500; ++i)
-      sender.send(a, msg::event_kind::create, {ids[i]});
+      sender.send(a, model::action_kind::create, {ids[i]});
     REQUIRE(sender.wait_acks(1500));
   }
   auto before = read_back(*reader);
@@ -258,7 +258,7 @@ TEST_CASE_METHOD(zk_fixture, "a restarted orchestrator continues from the znodes
   auto b = spawn(settings());
   event_sender sender{sys};
   for (std::size_t i = 1400; i < 3000; ++i)
-    sender.send(b, msg::event_kind::create, {ids[i]});
+    sender.send(b, model::action_kind::create, {ids[i]});
   REQUIRE(sender.wait_acks(1600));
   CHECK(sender.t->errors == 0);
   auto after = read_back(*reader);
@@ -275,13 +275,13 @@ TEST_CASE_METHOD(zk_fixture, "a ZooKeeper restart while events flow loses none a
   auto a = spawn(settings());
   event_sender sender{sys};
   for (std::size_t i = 0; i < 2000; ++i)
-    sender.send(a, msg::event_kind::create, {ids[i]});
+    sender.send(a, model::action_kind::create, {ids[i]});
   REQUIRE(sender.wait_acks(500));
   zk.stop();
   for (std::size_t i = 2000; i < 4000; ++i)
-    sender.send(a, msg::event_kind::create, {ids[i]});
+    sender.send(a, model::action_kind::create, {ids[i]});
   for (std::size_t i = 0; i < 4000; i += 10)
-    sender.send(a, msg::event_kind::destroy, {ids[i]});
+    sender.send(a, model::action_kind::destroy, {ids[i]});
   zk.start();
   REQUIRE(sender.wait_acks(4400, 180s));
   CHECK(sender.t->errors == 0);
@@ -296,7 +296,7 @@ TEST_CASE_METHOD(zk_fixture, "an outside write is detected by version and neithe
                  "[integration][zookeeper][orchestrator][conflict]") {
   auto a = spawn(settings());
   event_sender sender{sys};
-  sender.send(a, msg::event_kind::create, {"a", "b"});
+  sender.send(a, model::action_kind::create, {"a", "b"});
   REQUIRE(sender.wait_acks(1));
   // Another writer adds "z" to instance 0.
   std::promise<io::zk_rc> p;
@@ -306,7 +306,7 @@ TEST_CASE_METHOD(zk_fixture, "an outside write is detected by version and neithe
                               R"({"used":3,"count":5000})", -1}},
                 [&p](io::zk_rc rc, std::vector<io::zk_rc>) { p.set_value(rc); });
   REQUIRE(p.get_future().get() == io::zk_ok);
-  sender.send(a, msg::event_kind::create, {"c"});
+  sender.send(a, model::action_kind::create, {"c"});
   REQUIRE(sender.wait_acks(2));
   auto zkstate = read_back(*reader);
   CHECK(zkstate.where("z") == 0);
@@ -338,11 +338,11 @@ TEST_CASE_METHOD(zk_fixture,
   event_sender sender{sys};
   for (std::size_t i = 0; i < fresh.size(); ++i) {
     if (rng() % 10 < 6) {
-      sender.send(a, msg::event_kind::create, {fresh[i]});
+      sender.send(a, model::action_kind::create, {fresh[i]});
       live.insert(fresh[i]);
     } else {
       auto k = rng() % pool.size();
-      sender.send(a, msg::event_kind::destroy, {pool[k]});
+      sender.send(a, model::action_kind::destroy, {pool[k]});
       live.erase(pool[k]);
       pool[k] = pool.back();
       pool.pop_back();

@@ -25,7 +25,7 @@
 #include "tests/fixtures/zookeeper_server.hpp"
 
 using namespace std::chrono_literals;
-using iota::io::fetched_instances;
+using iota::model::fetched_instances;
 using iota::io::make_zookeeper_store;
 using iota::io::session_state;
 using iota::io::zk_rc;

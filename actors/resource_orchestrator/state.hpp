@@ -1,0 +1,187 @@
+#pragma once
+// The resource_orchestrator's state and the functions of its roles, one file each:
+//   behavior.cpp        the message handlers and spawn
+//   load.cpp            reading the znodes and rebuilding the orchestration from them
+//   write_pipeline.cpp  events and orchestrates: apply, batch, multis, commit, complete
+//   leadership.cpp      fencing, follower reads, becoming leader or follower (SPEC 10)
+//   reconcile.cpp       the inventory against the placed ids (SPEC 9)
+// Private to actors/resource_orchestrator/: nothing outside includes it.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/probe.hpp"
+#include "actors/resource_orchestrator.hpp"
+#include "io/zookeeper_store.hpp"
+#include "model/change_set.hpp"
+#include "model/instance_znodes.hpp"
+#include "model/planner.hpp"
+
+namespace iota::io {
+class inventory_source;
+}
+
+// Local only: never serialized, so no inspect() is needed.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::model::fetched_instances)
+
+namespace iota::actors::orchestrator {
+
+// The public interface plus the replies of its io and its own timers, which only the actor
+// sends to itself.
+using internal_actor = msg::orchestrator_actor::extend<
+  caf::reacts_to<msg::zk_session_atom, io::session_state, std::int64_t>,
+  caf::reacts_to<msg::fetched_atom, std::uint64_t, model::fetched_instances>,
+  caf::reacts_to<msg::committed_atom, std::uint64_t, int>,
+  caf::reacts_to<msg::inventory_atom, std::uint64_t, std::vector<std::string>, std::string>,
+  caf::reacts_to<msg::retry_atom, std::uint64_t>,
+  caf::reacts_to<msg::reconcile_tick_atom>,
+  caf::reacts_to<msg::reconcile_inventory_atom, std::uint64_t, std::vector<std::string>,
+                 std::string>,
+  caf::reacts_to<msg::fenced_atom, std::uint64_t>>;
+
+using clock_type = std::chrono::steady_clock;
+
+struct pending_event {
+  msg::resource_event event;
+  caf::typed_response_promise<msg::event_ack> promise;
+};
+
+// An orchestrate or a drain: runs alone in its batch, possibly over several steps.
+struct pending_orchestrate {
+  bool drain = false;
+  model::instance_id victim = 0;
+  std::vector<std::string> inventory;
+  model::resource_options options;
+  std::optional<model::orchestrate_plan> plan;  // made when it reaches the queue's head
+  caf::typed_response_promise<model::orchestration_status> promise;
+};
+
+using pending_op = std::variant<pending_event, pending_orchestrate>;
+
+struct batch {
+  std::vector<pending_op> ops;
+  std::vector<msg::event_ack> acks;  // one per pending_event, in order
+  model::rendered_change_set rendered;
+  std::size_t sent = 0;              // multis handed to the store
+  std::size_t committed = 0;         // multis ZooKeeper acknowledged
+  std::size_t moves_left = 0;        // of a throttled orchestrate step
+  clock_type::time_point multi_started;
+};
+
+// An orchestrate or dry run waiting for its inventory.
+struct inventory_waiter {
+  bool dry_run = false;
+  model::resource_options options;
+  caf::typed_response_promise<model::orchestration_status> promise;
+  caf::typed_response_promise<std::string> plan_promise;
+};
+
+// A reconcile waiting for its inventory. Ids that notifies create or delete meanwhile are
+// remembered: the inventory snapshot may predate them (see model::diff_inventory).
+struct reconcile_run {
+  std::uint64_t id = 0;
+  std::unordered_set<std::string> created_since;
+  std::unordered_set<std::string> deleted_since;
+  std::vector<caf::typed_response_promise<msg::reconcile_report>> promises;
+};
+
+struct orchestrator_state {
+  orchestrator_settings cfg;
+  std::shared_ptr<io::zookeeper_store> store;
+  std::shared_ptr<io::inventory_source> inventory;
+  std::string root;
+  std::string log_name;
+
+  model::orchestration orch;
+  bool connected = false;
+  bool loaded = false;      // orch mirrors the znodes; writes may go out
+  bool fetching = false;
+  std::int64_t session = 0;
+  std::int64_t loaded_session = -1;
+  std::uint64_t generation = 0;  // tags io requests; a stale reply is ignored
+  std::size_t attempts = 0;      // consecutive failures of the batch at the queue's head
+
+  std::deque<pending_op> queue;
+  std::size_t queued_events = 0;
+  std::optional<batch> in_flight;
+  model::change_set repairs;  // from a load: duplicates dropped, unknown counts fixed
+
+  bool orchestrating = false;
+  bool orchestrate_success = false;
+  std::string last_error;
+  std::uint64_t next_waiter = 0;
+  std::map<std::uint64_t, inventory_waiter> waiters;
+
+  std::vector<caf::actor> listeners;
+  std::set<model::instance_id> announced;  // instances the listeners know of
+
+  // HA (SPEC 10): only the leader writes; a follower answers reads from a fresh fetch.
+  bool leader = true;             // false until the leader actor says so, when elected
+  std::string fence_path;         // our election znode, checked first in every multi
+  std::string leader_data;        // who leads (JSON from the leader's znode)
+  bool refetch = false;           // a fetch must start once the one in flight is done
+  std::vector<std::function<void()>> reads_current;  // answered when the fetch in flight ends
+  std::vector<std::function<void()>> reads_next;     // answered by the fetch after it
+
+  // Reconcile (SPEC 9).
+  std::optional<reconcile_run> reconciling;
+  std::uint64_t next_reconcile = 0;
+  std::int64_t reconciled_session = -1;  // the session after whose load it last ran
+
+  actor_probe probe;
+  static inline const char* name = "resource_orchestrator";
+};
+
+using self_ptr = internal_actor::stateful_pointer<orchestrator_state>;
+
+void log_info(self_ptr self, const std::string& text);
+void log_warn(self_ptr self, const std::string& text);
+
+// load.cpp
+model::orchestration_status status_of(self_ptr self);
+void announce_instances(self_ptr self);
+void announce_to(self_ptr self, const caf::actor& listener);
+void fetch(self_ptr self);
+void retry_later(self_ptr self);
+void on_fetched(self_ptr self, model::fetched_instances& read);
+
+// write_pipeline.cpp
+caf::result<msg::event_ack> accept_event(self_ptr self, msg::resource_event& ev);
+void start_next_batches(self_ptr self);
+void on_committed(self_ptr self, io::zk_rc rc);
+void load_inventory(self_ptr self, inventory_waiter w);
+void on_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids,
+                  const std::string& error);
+
+// leadership.cpp
+bool add_fence(self_ptr self, std::vector<model::zk_op>& ops);
+bool fence_failed(io::zk_rc rc, const std::vector<io::zk_rc>& results);
+std::string leader_name(const std::string& data);
+caf::error not_leader_refusal(self_ptr self);
+void answer_reads(std::vector<std::function<void()>>& reads);
+void follower_read(self_ptr self, std::function<void()> answer);
+void become_follower(self_ptr self, const std::string& why);
+void become_leader(self_ptr self, const std::string& fence_path);
+
+// reconcile.cpp
+void start_reconcile(self_ptr self,
+                     std::optional<caf::typed_response_promise<msg::reconcile_report>> rp);
+void note_for_reconcile(self_ptr self, const msg::resource_event& ev);
+void on_reconcile_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids,
+                            const std::string& error);
+void after_load(self_ptr self);
+
+}  // namespace iota::actors::orchestrator
