@@ -55,30 +55,10 @@ class znode_tree {
   }
 
   model::orchestration::instance_map load_instances(const std::string& root) const {
-    model::orchestration::instance_map out;
-    for (auto& [path, node] : nodes_) {
-      if (path.compare(0, root.size() + 1, root + "/") != 0)
-        continue;
-      auto rest = path.substr(root.size() + 1);
-      if (rest.find('/') != std::string::npos)
-        continue;
-      auto id = model::parse_instance_name(rest);
-      if (!id)
-        continue;
-      auto data = model::decode_instance_data(node.data);
-      auto times = model::decode_reload(nodes_.at(model::reload_path(root, *id)).data);
-      auto ids = model::decode_resources(nodes_.at(model::resources_path(root, *id)).data);
-      if (!data || !times || !ids)
-        throw std::runtime_error("undecodable instance " + rest);
-      model::instance inst;
-      inst.capacity = static_cast<int>(data->count);
-      inst.reload_times = *times;
-      inst.ids = *ids;
-      inst.versions = {node.version, nodes_.at(model::reload_path(root, *id)).version,
-                       nodes_.at(model::resources_path(root, *id)).version};
-      out.emplace(*id, std::move(inst));
-    }
-    return out;
+    auto f = model::decode_instances(root, read_instances(root));
+    if (!f.problems.empty())
+      throw std::runtime_error("undecodable instance: " + f.problems.front());
+    return std::move(f.instances);
   }
 
   // The znodes of every instance child of `root`, as a store's fetch reads them.

@@ -7,21 +7,27 @@ using namespace iota::io;
 using nlohmann::json;
 
 TEST_CASE("the API server URL is split into host, port, Host header and prefix", "[kubernetes_pods_api]") {
-  std::string error;
-  auto u = kube::parse_url("https://kubernetes.default.svc", error);
-  REQUIRE(u);
-  CHECK(u->tls);
-  CHECK(u->host == "kubernetes.default.svc");
-  CHECK(u->port == "443");
-  CHECK(u->host_header == "kubernetes.default.svc");
-  CHECK(u->base_path.empty());
-  auto v = kube::parse_url("HTTP://[::1]:8001/k8s/clusters/c-1//", error);
-  REQUIRE(v);
-  CHECK_FALSE(v->tls);
-  CHECK(v->host == "::1");
-  CHECK(v->port == "8001");
-  CHECK(v->host_header == "[::1]:8001");
-  CHECK(v->base_path == "/k8s/clusters/c-1");
+  struct expect {
+    const char* url;
+    bool tls;
+    const char* host;
+    const char* port;
+    const char* host_header;
+    const char* base_path;
+  };
+  for (auto e : {expect{"https://kubernetes.default.svc", true, "kubernetes.default.svc", "443",
+                        "kubernetes.default.svc", ""},
+                 expect{"HTTP://[::1]:8001/k8s/clusters/c-1//", false, "::1", "8001", "[::1]:8001",
+                        "/k8s/clusters/c-1"}}) {
+    std::string error;
+    auto u = kube::parse_url(e.url, error);
+    REQUIRE(u);
+    CHECK(u->tls == e.tls);
+    CHECK(u->host == e.host);
+    CHECK(u->port == e.port);
+    CHECK(u->host_header == e.host_header);
+    CHECK(u->base_path == e.base_path);
+  }
 }
 
 TEST_CASE("bad API server URLs are refused with a reason", "[kubernetes_pods_api]") {
