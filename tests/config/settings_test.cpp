@@ -857,19 +857,17 @@ TEST_CASE("the repository's config/default.yml holds the defaults", "[config]") 
     check_paths_and_values(*r.value);
   }
 
-  SECTION("with the repository's own templates, once they exist") {
+  SECTION("with the repository's own templates") {
     const auto dac = source_dir / "templates" / "iota-dac" / "pod-template.yml";
     const auto rules = source_dir / "templates" / "iota-rules-engine" / "pod-template.yml";
-    if (!fs::exists(dac) || !fs::exists(rules)) {
-      WARN("templates/ not written yet, skipping");
-    } else {
-      auto r = load_settings({"--config", file}, fake_env({}));
-      INFO(r.error);
-      REQUIRE(r.value);
-      check_paths_and_values(*r.value);
-      CHECK(r.value->templates_path == (source_dir / "templates").lexically_normal().string());
-      CHECK(fs::equivalent(r.value->resources[0].template_file, dac));
-    }
+    REQUIRE(fs::exists(dac));
+    REQUIRE(fs::exists(rules));
+    auto r = load_settings({"--config", file}, fake_env({}));
+    INFO(r.error);
+    REQUIRE(r.value);
+    check_paths_and_values(*r.value);
+    CHECK(r.value->templates_path == (source_dir / "templates").lexically_normal().string());
+    CHECK(fs::equivalent(r.value->resources[0].template_file, dac));
   }
 }
 
