@@ -13,7 +13,7 @@
 #include "actors/probe.hpp"
 #include "io/static_files.hpp"
 #include "messages/errors.hpp"
-#include "model/http_request.hpp"
+#include "model/rest_input.hpp"
 #include "model/status.hpp"
 #include "model/zk_layout.hpp"
 
@@ -162,7 +162,7 @@ io::http_response method_not_allowed(const char* allowed) {
 }
 
 void orchestrate(self_ptr self, const api_resource& res, const io::http_request& req, const io::http_responder& respond) {
-  // Content-Type, body and dryRun are checked by the pure model/http_request (fuzzed).
+  // Content-Type, body and dryRun are checked by the pure model/rest_input (fuzzed).
   std::optional<std::string> dry_run_param;
   if (auto it = req.query.find("dryRun"); it != req.query.end())
     dry_run_param = it->second;

@@ -23,7 +23,7 @@
 
 #include <cstdlib>
 
-#include "model/http_request.hpp"
+#include "model/rest_input.hpp"
 #include "model/zk_layout.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 

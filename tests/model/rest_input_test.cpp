@@ -1,4 +1,4 @@
-#include "model/http_request.hpp"
+#include "model/rest_input.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>
