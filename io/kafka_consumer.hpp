@@ -29,16 +29,4 @@ class kafka_consumer {
 
 std::unique_ptr<kafka_consumer> make_kafka_consumer(kafka_consumer_settings settings);
 
-// Producer used by the reference worker and the bench.
-class kafka_producer {
- public:
-  virtual ~kafka_producer() = default;
-  // Queues a message (never blocks); false if the local queue is full.
-  virtual bool produce(const std::string& topic, const std::string& value) = 0;
-  // Waits up to `timeout_ms` for queued messages to be delivered; returns how many remain.
-  virtual int flush(int timeout_ms) = 0;
-};
-
-std::unique_ptr<kafka_producer> make_kafka_producer(const std::string& brokers);
-
 }  // namespace iota::io

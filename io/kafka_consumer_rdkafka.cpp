@@ -1,5 +1,6 @@
 // kafka_consumer / kafka_producer on librdkafka's C API (SPEC section 5).
 #include "io/kafka_consumer.hpp"
+#include "io/kafka_producer.hpp"
 
 #include <atomic>
 #include <chrono>

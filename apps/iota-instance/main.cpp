@@ -33,6 +33,7 @@
 
 #include "io/files.hpp"
 #include "io/kafka_consumer.hpp"
+#include "io/kafka_producer.hpp"
 #include "io/log.hpp"
 #include "io/zookeeper_store.hpp"
 #include "model/duration.hpp"

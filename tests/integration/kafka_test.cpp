@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "io/kafka_consumer.hpp"
+#include "io/kafka_producer.hpp"
 #include "tests/fixtures/kafka_mock.hpp"
 #include "tests/fixtures/process.hpp"
 
