@@ -210,22 +210,9 @@ void notify_journal::mark_loop() {
 }
 
 void notify_journal::persist_mark(std::uint64_t seq) {
-  auto tmp = settings_.dir + "/committed.tmp";
-  auto text = std::to_string(seq);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    log::error("journal", "cannot write " + tmp + ": " + errno_text());
-    return;
-  }
-  bool ok = write_all(fd, text.data(), text.size());
-  if (settings_.sync)
-    ::fdatasync(fd);
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), (settings_.dir + "/committed").c_str()) != 0) {
+  // Replaced whole (write beside, rename), so a crash leaves the old mark or the new one.
+  if (!write_file_atomically(settings_.dir + "/committed", std::to_string(seq), settings_.sync))
     log::error("journal", "cannot replace the commit mark: " + errno_text());
-    return;
-  }
-  persisted_ = seq;
 }
 
 void notify_journal::drop_segments_below(std::uint64_t seq) {
