@@ -1,8 +1,6 @@
 #include "apps/iota-orchestrator/daemon.hpp"
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
 #include <cstdio>
 #include <iostream>
