@@ -46,7 +46,7 @@ struct ticker_state {
   static inline const char* name = "heartbeat_ticker";
 };
 
-using self_ptr = ticker_actor::stateful_pointer<ticker_state>;
+using self_ptr = msg::ticker_actor::stateful_pointer<ticker_state>;
 
 void run_period(self_ptr self, msg::channel_health channel) {
   auto& st = self->state;
@@ -73,15 +73,14 @@ void run_period(self_ptr self, msg::channel_health channel) {
           st.probe.add("maintenance_periods");
         for (auto id : d.restart) {
           log::info(st.log_name, "Not receive heartBeat rightly, delete instance [" + std::to_string(id) + "]");
-          self->send(st.fleet, msg::restart_atom::value, id,
-                     static_cast<std::uint8_t>(msg::restart_cause::heartbeat));
+          self->send(st.fleet, msg::restart_atom::value, id, msg::restart_cause::heartbeat);
         }
         st.probe.add("heartbeat_restarts", static_cast<std::int64_t>(d.restart.size()));
       },
       [self](caf::error&) { self->state.probe.add("check_failures"); });
 }
 
-ticker_actor::behavior_type ticker_behavior(self_ptr self, ticker_settings cfg, msg::fleet_actor fleet,
+msg::ticker_actor::behavior_type ticker_behavior(self_ptr self, ticker_settings cfg, msg::fleet_actor fleet,
                                             msg::kafka_bridge_actor channel) {
   auto& st = self->state;
   st.log_name = "heartbeat[" + cfg.resource + "]";
@@ -105,7 +104,7 @@ ticker_actor::behavior_type ticker_behavior(self_ptr self, ticker_settings cfg, 
 
 }  // namespace
 
-ticker_actor spawn_heartbeat_ticker(caf::actor_system& sys, ticker_settings settings,
+msg::ticker_actor spawn_heartbeat_ticker(caf::actor_system& sys, ticker_settings settings,
                                     msg::fleet_actor fleet, msg::kafka_bridge_actor channel) {
   return sys.spawn(ticker_behavior, std::move(settings), std::move(fleet), std::move(channel));
 }

@@ -7,8 +7,6 @@
 #include <chrono>
 
 #include <caf/fwd.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
 
 #include "messages/liveness.hpp"
 
@@ -20,9 +18,6 @@ struct ticker_settings {
   double max_offline_fraction = 0.5;  // enter maintenance above it, leave below half of it
 };
 
-using ticker_actor = caf::typed_actor<caf::reacts_to<caf::tick_atom>,
-                                      caf::replies_to<msg::stats_atom>::with<msg::actor_stats>>;
-
 // A hidden behaviour of the ticker worth a test of its own: what one period decides.
 struct tick_decision {
   bool channel_down = false;
@@ -32,7 +27,7 @@ struct tick_decision {
 tick_decision decide_tick(const std::vector<msg::check_result>& checks, const msg::channel_health& channel,
                           bool was_in_maintenance, double max_offline_fraction);
 
-ticker_actor spawn_heartbeat_ticker(caf::actor_system& sys, ticker_settings settings,
+msg::ticker_actor spawn_heartbeat_ticker(caf::actor_system& sys, ticker_settings settings,
                                     msg::fleet_actor fleet, msg::kafka_bridge_actor channel);
 
 }  // namespace iota::actors

@@ -29,7 +29,7 @@ struct api_state {
   static inline const char* name = "http_api";
 };
 
-using self_ptr = http_api_actor::stateful_pointer<api_state>;
+using self_ptr = msg::http_api_actor::stateful_pointer<api_state>;
 
 io::http_response json_response(int status, const json& body) {
   io::http_response r;
@@ -190,7 +190,7 @@ void orchestrate(self_ptr self, const api_resource& res, const io::http_request&
       [respond](caf::error& e) { respond(error_response(e)); });
 }
 
-void route(self_ptr self, http_call& call) {
+void route(self_ptr self, msg::http_call& call) {
   auto& st = self->state;
   auto& req = call.request;
   auto respond = call.respond;
@@ -326,10 +326,10 @@ void route(self_ptr self, http_call& call) {
   respond(io::json_error(404, "no such route: " + req.path));
 }
 
-http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings cfg) {
+msg::http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings cfg) {
   self->state.cfg = std::move(cfg);
   return {
-    [=](msg::http_atom, http_call& call) {
+    [=](msg::http_atom, msg::http_call& call) {
       auto t = self->state.probe.measure("http");
       self->state.probe.add("requests");
       route(self, call);
@@ -343,11 +343,11 @@ http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings cfg)
 
 }  // namespace
 
-http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings settings) {
+msg::http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings settings) {
   return sys.spawn(api_behavior, std::move(settings));
 }
 
-io::http_handler make_http_handler(http_api_actor api, std::string static_root) {
+io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root) {
   return [api, root = std::move(static_root)](io::http_request req, io::http_responder respond) {
     bool api_path = req.path.rfind("/v1/", 0) == 0 || req.path == "/metrics" ||
                     req.path == "/healthz" || req.path == "/readyz";
@@ -356,7 +356,7 @@ io::http_handler make_http_handler(http_api_actor api, std::string static_root) 
         return respond(std::move(*file));
       return respond(io::json_error(404, "no such page: " + req.path));
     }
-    caf::anon_send(api, msg::http_atom::value, http_call{std::move(req), std::move(respond)});
+    caf::anon_send(api, msg::http_atom::value, msg::http_call{std::move(req), std::move(respond)});
   };
 }
 

@@ -69,7 +69,7 @@ msg::fleet_actor::behavior_type fleet_behavior(self_ptr self, fleet_settings cfg
       st.probe.add("heartbeats");
       self->send(it->second, msg::heartbeat_atom::value, ts_ms);
     },
-    [=](msg::phase_atom, int id, int phase, const std::string& detail) {
+    [=](msg::phase_atom, int id, model::pod_phase phase, const std::string& detail) {
       auto& st = self->state;
       auto it = st.supervisors.find(id);
       if (it != st.supervisors.end())
@@ -108,12 +108,12 @@ msg::fleet_actor::behavior_type fleet_behavior(self_ptr self, fleet_settings cfg
       }
       return rp;
     },
-    [=](msg::restart_atom, int id, std::uint8_t cause) {
+    [=](msg::restart_atom, int id, msg::restart_cause cause) {
       auto& st = self->state;
       auto it = st.supervisors.find(id);
       if (it == st.supervisors.end())
         return;
-      st.probe.add((std::string{"restarts_"} + msg::to_string(static_cast<msg::restart_cause>(cause))).c_str());
+      st.probe.add((std::string{"restarts_"} + msg::to_string(cause)).c_str());
       self->send(it->second, msg::restart_atom::value, cause);
     },
     [=](msg::maintenance_atom, bool on) {

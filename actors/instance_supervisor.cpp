@@ -11,9 +11,20 @@
 
 #include "io/log.hpp"
 
+// The driver's answers, handed back to the supervisor that asked.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::io::driver_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::io::pod_status)
+
 namespace iota::actors {
 
 namespace {
+
+// The public interface plus the driver's answers and the supervisor's own timer, each tagged
+// with the operation id it answers (a stale one is ignored).
+using internal_actor = msg::supervisor_actor::extend<
+  caf::reacts_to<msg::done_atom, std::uint64_t, io::driver_result>,   // a create or delete
+  caf::reacts_to<msg::pod_check_atom, std::uint64_t, io::pod_status>, // a pod check
+  caf::reacts_to<msg::retry_atom, std::uint64_t>>;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -46,9 +57,8 @@ struct supervisor_state {
   static inline const char* name = "instance_supervisor";
 };
 
-using self_ptr = msg::supervisor_actor::stateful_pointer<supervisor_state>;
+using self_ptr = internal_actor::stateful_pointer<supervisor_state>;
 
-io::pod_phase phase_from(int p) { return static_cast<io::pod_phase>(p); }
 
 void begin_restart(self_ptr self, msg::restart_cause cause);
 
@@ -57,10 +67,8 @@ void driver_call(self_ptr self, operation op, bool create) {
   auto& st = self->state;
   st.op = op;
   auto id = ++st.op_id;
-  msg::supervisor_actor hdl = self;
-  auto done = [hdl, id](io::driver_result r) {
-    caf::anon_send(hdl, msg::done_atom::value, id, static_cast<int>(r.status), r.detail);
-  };
+  internal_actor hdl = self;
+  auto done = [hdl, id](io::driver_result r) { caf::anon_send(hdl, msg::done_atom::value, id, std::move(r)); };
   if (create)
     st.driver->create(st.ref, done);
   else
@@ -73,10 +81,9 @@ void check_pod(self_ptr self) {
     return;
   st.op = operation::checking;
   auto id = ++st.op_id;
-  msg::supervisor_actor hdl = self;
-  st.driver->get(st.ref, [hdl, id](io::pod_status s) {
-    caf::anon_send(hdl, msg::done_atom::value, id, -1 - static_cast<int>(s.phase), s.detail);
-  });
+  internal_actor hdl = self;
+  st.driver->get(st.ref,
+                 [hdl, id](io::pod_status s) { caf::anon_send(hdl, msg::pod_check_atom::value, id, std::move(s)); });
 }
 
 // What a phase means when no operation of ours explains it.
@@ -146,14 +153,22 @@ void begin_restart(self_ptr self, msg::restart_cause cause) {
   start_removal(self);
 }
 
-void on_done(self_ptr self, int code, const std::string& detail) {
+// A restart asked for while an operation ran starts once none runs.
+void run_pending_restart(self_ptr self) {
+  auto& st = self->state;
+  if (st.pending && st.op == operation::none) {
+    auto cause = *st.pending;
+    st.pending.reset();
+    begin_restart(self, cause);
+  }
+}
+
+// What follows a create or delete.
+void on_done(self_ptr self, io::driver_result::code r, const std::string& detail) {
   auto& st = self->state;
   auto op = st.op;
   st.op = operation::none;
-  if (op == operation::checking) {
-    react_to_phase(self, phase_from(-1 - code), detail);
-  } else if (op == operation::removing) {
-    auto r = static_cast<io::driver_result::code>(code);
+  if (op == operation::removing) {
     if (st.stopping) {
       if (r != io::driver_result::code::ok && r != io::driver_result::code::not_found)
         log::warn(st.log_name, "deleting pod " + st.ref.pod_name() + " failed: " + detail);
@@ -170,7 +185,6 @@ void on_done(self_ptr self, int code, const std::string& detail) {
     }
     return;
   } else if (op == operation::creating) {
-    auto r = static_cast<io::driver_result::code>(code);
     if (r == io::driver_result::code::ok) {
       st.phase = io::pod_phase::pending;
       st.grace_from = clock_type::now();
@@ -186,14 +200,10 @@ void on_done(self_ptr self, int code, const std::string& detail) {
       return;
     }
   }
-  if (st.pending && st.op == operation::none) {
-    auto cause = *st.pending;
-    st.pending.reset();
-    begin_restart(self, cause);
-  }
+  run_pending_restart(self);
 }
 
-msg::supervisor_actor::behavior_type supervisor_behavior(self_ptr self, io::instance_ref ref,
+internal_actor::behavior_type supervisor_behavior(self_ptr self, io::instance_ref ref,
                                                          supervisor_settings cfg,
                                                          std::shared_ptr<io::instance_driver> driver) {
   auto& st = self->state;
@@ -217,16 +227,14 @@ msg::supervisor_actor::behavior_type supervisor_behavior(self_ptr self, io::inst
       st.heartbeat_seen = false;
       return r;
     },
-    [=](msg::restart_atom, std::uint8_t cause) {
-      begin_restart(self, static_cast<msg::restart_cause>(cause));
-    },
-    [=](msg::phase_atom, int phase, const std::string& detail) {
+    [=](msg::restart_atom, msg::restart_cause cause) { begin_restart(self, cause); },
+    [=](msg::phase_atom, io::pod_phase phase, const std::string& detail) {
       auto& st = self->state;
       if (st.op != operation::none || st.stopping) {
-        st.phase = phase_from(phase) == io::pod_phase::missing ? st.phase : phase_from(phase);
+        st.phase = phase == io::pod_phase::missing ? st.phase : phase;
         return;  // our own delete/create explains it
       }
-      react_to_phase(self, phase_from(phase), detail);
+      react_to_phase(self, phase, detail);
     },
     [=](msg::pod_check_atom) { check_pod(self); },
     [=](msg::status_atom) -> msg::instance_health {
@@ -247,10 +255,18 @@ msg::supervisor_actor::behavior_type supervisor_behavior(self_ptr self, io::inst
       ++st.op_id;  // whatever was in flight no longer matters
       start_removal(self);
     },
-    [=](msg::done_atom, std::uint64_t id, int code, const std::string& detail) {
+    [=](msg::done_atom, std::uint64_t id, const io::driver_result& r) {
       if (id != self->state.op_id)
         return;
-      on_done(self, code, detail);
+      on_done(self, r.status, r.detail);
+    },
+    [=](msg::pod_check_atom, std::uint64_t id, const io::pod_status& s) {
+      auto& st = self->state;
+      if (id != st.op_id)
+        return;
+      st.op = operation::none;
+      react_to_phase(self, s.phase, s.detail);
+      run_pending_restart(self);
     },
     [=](msg::retry_atom, std::uint64_t id) {
       auto& st = self->state;
@@ -269,7 +285,8 @@ msg::supervisor_actor::behavior_type supervisor_behavior(self_ptr self, io::inst
 msg::supervisor_actor spawn_instance_supervisor(caf::actor_system& sys, io::instance_ref instance,
                                                 supervisor_settings settings,
                                                 std::shared_ptr<io::instance_driver> driver) {
-  return sys.spawn(supervisor_behavior, std::move(instance), settings, std::move(driver));
+  return caf::actor_cast<msg::supervisor_actor>(
+    sys.spawn(supervisor_behavior, std::move(instance), settings, std::move(driver)));
 }
 
 }  // namespace iota::actors

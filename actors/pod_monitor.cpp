@@ -18,14 +18,14 @@ struct monitor_state {
   static inline const char* name = "pod_monitor";
 };
 
-using self_ptr = pod_monitor_actor::stateful_pointer<monitor_state>;
+using self_ptr = msg::pod_monitor_actor::stateful_pointer<monitor_state>;
 
 }  // namespace
 
-pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::milliseconds period,
+msg::pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::milliseconds period,
                                     std::map<std::string, msg::fleet_actor> fleets,
                                     const std::shared_ptr<io::instance_driver>& driver) {
-  auto hdl = sys.spawn([period, fleets](self_ptr self) -> pod_monitor_actor::behavior_type {
+  auto hdl = sys.spawn([period, fleets](self_ptr self) -> msg::pod_monitor_actor::behavior_type {
     self->state.period = period;
     self->state.fleets = fleets;
     self->delayed_send(self, period, caf::tick_atom::value);
@@ -37,7 +37,7 @@ pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::millise
           self->send(f, msg::pod_check_atom::value);
         self->state.probe.add("pod_checks");
       },
-      [=](msg::phase_atom, const std::string& resource, int id, int phase, const std::string& detail) {
+      [=](msg::phase_atom, const std::string& resource, int id, model::pod_phase phase, const std::string& detail) {
         auto t = self->state.probe.measure("phase");
         auto it = self->state.fleets.find(resource);
         if (it == self->state.fleets.end())
@@ -48,10 +48,10 @@ pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::millise
       [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(self->mailbox().size()); },
     };
   });
-  pod_monitor_actor monitor = hdl;
+  msg::pod_monitor_actor monitor = hdl;
   driver->watch([monitor](io::pod_status s) {
     caf::anon_send(monitor, msg::phase_atom::value, s.instance.resource, s.instance.id,
-                   static_cast<int>(s.phase), s.detail);
+                   s.phase, s.detail);
   });
   return hdl;
 }

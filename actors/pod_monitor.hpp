@@ -9,21 +9,14 @@
 #include <string>
 
 #include <caf/fwd.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
 
 #include "io/instance_driver.hpp"
 #include "messages/liveness.hpp"
 
 namespace iota::actors {
 
-using pod_monitor_actor = caf::typed_actor<
-  caf::reacts_to<caf::tick_atom>,
-  caf::reacts_to<msg::phase_atom, std::string, int, int, std::string>,  // resource, id, phase, detail
-  caf::replies_to<msg::stats_atom>::with<msg::actor_stats>>;
-
 // Registers itself as the driver's watcher.
-pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::milliseconds period,
+msg::pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::milliseconds period,
                                     std::map<std::string, msg::fleet_actor> fleets,
                                     const std::shared_ptr<io::instance_driver>& driver);
 

@@ -19,7 +19,7 @@ struct stats_state {
   static inline const char* name = "stats";
 };
 
-stats_actor::behavior_type stats_behavior(stats_actor::stateful_pointer<stats_state> self) {
+msg::stats_actor::behavior_type stats_behavior(msg::stats_actor::stateful_pointer<stats_state> self) {
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& v = self->state.sources;
     v.erase(std::remove_if(v.begin(), v.end(), [&](const caf::actor& a) { return a.address() == dm.source; }),
@@ -66,6 +66,6 @@ stats_actor::behavior_type stats_behavior(stats_actor::stateful_pointer<stats_st
 
 }  // namespace
 
-stats_actor spawn_stats(caf::actor_system& sys) { return sys.spawn(stats_behavior); }
+msg::stats_actor spawn_stats(caf::actor_system& sys) { return sys.spawn(stats_behavior); }
 
 }  // namespace iota::actors

@@ -121,8 +121,8 @@ int read_option(const YAML::Node& n, const std::string& key, const file_ctx& c,
   return fallback;
 }
 
-inventory_source read_inventory(const YAML::Node& n, const std::string& key, const file_ctx& c) {
-  inventory_source inv;
+inventory_settings read_inventory(const YAML::Node& n, const std::string& key, const file_ctx& c) {
+  inventory_settings inv;
   bool has_file = false, has_postgres = false, has_query = false;
   read_map(n, key, c,
            {

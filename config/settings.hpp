@@ -20,7 +20,7 @@ env_lookup process_env();  // reads ::getenv; an empty variable counts as unset
 
 // Where `orchestrate` and reconcile read the ids of a resource type: exactly one of
 // `file` (one id per line) or `postgres` (a libpq conninfo string) is set.
-struct inventory_source {
+struct inventory_settings {
   std::string file;
   std::string postgres;
   std::string query;  // postgres only; default: SELECT id FROM "<Resource>"
@@ -32,7 +32,7 @@ struct resource_settings {
   bool heart = false;
   model::resource_options options;      // out-of-range values already replaced by defaults
   std::vector<std::string> depends_on;  // a change to one of these tables reloads every instance
-  inventory_source inventory;
+  inventory_settings inventory;
   std::string template_file;  // <templatesPath>/<instanceName>/pod-template.yml, checked to exist
 };
 

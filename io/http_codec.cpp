@@ -7,13 +7,6 @@
 
 namespace iota::io {
 
-std::string http_request::header(const std::string& lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return value;
-  }
-  return {};
-}
-
 http_response json_error(int status, const std::string& text) {
   http_response response;
   response.status = status;

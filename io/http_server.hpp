@@ -12,24 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "model/http_message.hpp"
+
 namespace iota::io {
 
-struct http_request {
-  std::string method;                              // "GET", "POST", ...
-  std::string target;                              // as received: path + query
-  std::string path;                                // percent-decoded path, no query
-  std::map<std::string, std::string> query;        // decoded query parameters
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;
-  std::string header(const std::string& lower_name) const;   // "" when absent
-};
-
-struct http_response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-};
+using model::http_request;
+using model::http_response;
 
 using http_responder = std::function<void(http_response)>;
 using http_handler = std::function<void(http_request, http_responder)>;

@@ -10,12 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "model/pod_phase.hpp"
+
 namespace iota::io {
 
-enum class pod_phase { pending, running, succeeded, failed, unknown, missing };
-
-// "Pending", "Running", "Succeeded", "Failed", "Unknown", "Missing"
-std::string_view to_string(pod_phase p);
+using model::pod_phase;
+using model::to_string;
 
 // Which instance: pods are named "<instance_name>-<id>" (SPEC section 6).
 struct instance_ref {

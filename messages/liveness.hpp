@@ -12,6 +12,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/stats.hpp"
+#include "model/pod_phase.hpp"
 
 namespace iota::msg {
 
@@ -64,22 +65,19 @@ typename Inspector::result_type inspect(Inspector& f, channel_health& x) {
 using supervisor_actor = caf::typed_actor<
   caf::reacts_to<heartbeat_atom, std::int64_t>,
   caf::replies_to<check_atom>::with<check_result>,
-  caf::reacts_to<restart_atom, std::uint8_t>,
-  caf::reacts_to<phase_atom, int, std::string>,
+  caf::reacts_to<restart_atom, restart_cause>,
+  caf::reacts_to<phase_atom, model::pod_phase, std::string>,
   caf::reacts_to<pod_check_atom>,
   caf::replies_to<status_atom>::with<instance_health>,
-  caf::reacts_to<stop_atom>,
-  // internal
-  caf::reacts_to<done_atom, std::uint64_t, int, std::string>,
-  caf::reacts_to<retry_atom, std::uint64_t>>;
+  caf::reacts_to<stop_atom>>;
 
 using fleet_actor = caf::typed_actor<
   caf::reacts_to<instance_atom, std::string, instance_change, int>,  // from the orchestrator
   caf::reacts_to<heartbeat_atom, int, std::int64_t>,              // from the Kafka bridge
-  caf::reacts_to<phase_atom, int, int, std::string>,              // from the pod monitor
+  caf::reacts_to<phase_atom, int, model::pod_phase, std::string>, // from the pod monitor
   caf::reacts_to<pod_check_atom>,
   caf::replies_to<check_atom>::with<std::vector<check_result>>,   // from the ticker
-  caf::reacts_to<restart_atom, int, std::uint8_t>,
+  caf::reacts_to<restart_atom, int, restart_cause>,
   caf::reacts_to<maintenance_atom, bool>,
   caf::replies_to<status_atom>::with<std::vector<instance_health>>,
   caf::replies_to<stats_atom>::with<actor_stats>>;
@@ -88,6 +86,16 @@ using kafka_bridge_actor = caf::typed_actor<
   caf::reacts_to<kafka_atom, std::string>,
   caf::reacts_to<kafka_state_atom, bool, std::string>,
   caf::replies_to<channel_atom>::with<channel_health>,
+  caf::replies_to<stats_atom>::with<actor_stats>>;
+
+// The heartbeat ticker of one resource: a tick runs one check period.
+using ticker_actor = caf::typed_actor<caf::reacts_to<caf::tick_atom>,
+                                      caf::replies_to<stats_atom>::with<actor_stats>>;
+
+// The daemon's pod monitor: a tick has every pod checked; a phase change comes from the driver.
+using pod_monitor_actor = caf::typed_actor<
+  caf::reacts_to<caf::tick_atom>,
+  caf::reacts_to<phase_atom, std::string, int, model::pod_phase, std::string>,  // resource, id, phase, detail
   caf::replies_to<stats_atom>::with<actor_stats>>;
 
 }  // namespace iota::msg

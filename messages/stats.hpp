@@ -5,7 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
 
 namespace iota::msg {
 
@@ -50,5 +55,10 @@ typename Inspector::result_type inspect(Inspector& f, actor_stats& x) {
   return f(caf::meta::type_name("actor_stats"), x.actor, x.mailbox, x.handlers, x.counters,
            x.histograms);
 }
+
+// The stats actor: knows every actor that reports figures and gathers them on request.
+using stats_actor = caf::typed_actor<
+  caf::reacts_to<register_atom, caf::actor>,  // an actor answering stats_atom with actor_stats
+  caf::replies_to<stats_atom>::with<std::vector<actor_stats>>>;
 
 }  // namespace iota::msg

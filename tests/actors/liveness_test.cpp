@@ -82,7 +82,7 @@ TEST_CASE_METHOD(fixture, "a supervisor creates a missing pod and leaves a runni
   CHECK(h.restarts == 0);  // creating a new instance is no restart
   // Later, the pod disappears: that is a restart for cause "missing".
   driver->phases.erase(3);
-  self->send(a, msg::phase_atom::value, static_cast<int>(io::pod_phase::missing), std::string{});
+  self->send(a, msg::phase_atom::value, io::pod_phase::missing, std::string{});
   sched.run();
   h = health(a);
   CHECK(h.restarts_by_cause[static_cast<int>(msg::restart_cause::missing)] == 1);
@@ -100,7 +100,7 @@ TEST_CASE_METHOD(fixture, "dead pods are deleted and recreated - 409 is retried,
   auto a = supervisor(quick());
   driver->calls.clear();
   driver->create_answers = {io::driver_result::code::conflict, io::driver_result::code::conflict};
-  self->send(a, msg::phase_atom::value, static_cast<int>(io::pod_phase::failed), std::string{"exit code 1"});
+  self->send(a, msg::phase_atom::value, io::pod_phase::failed, std::string{"exit code 1"});
   sched.run();
   CHECK(driver->calls == std::vector<std::string>{"remove iota-dac-3", "create iota-dac-3"});
   fire_timers();
@@ -132,7 +132,7 @@ TEST_CASE_METHOD(fixture, "a crash loop backs off exponentially up to the maximu
   auto a = supervisor(quick());
   auto restart = [&] {
     driver->calls.clear();
-    self->send(a, msg::restart_atom::value, static_cast<std::uint8_t>(msg::restart_cause::heartbeat));
+    self->send(a, msg::restart_atom::value, msg::restart_cause::heartbeat);
     sched.run();
   };
   restart();

@@ -1,6 +1,6 @@
-#include "io/instance_driver.hpp"
+#include "model/pod_phase.hpp"
 
-namespace iota::io {
+namespace iota::model {
 
 std::string_view to_string(pod_phase p) {
   switch (p) {
@@ -14,4 +14,4 @@ std::string_view to_string(pod_phase p) {
   return "Unknown";
 }
 
-}  // namespace iota::io
+}  // namespace iota::model
