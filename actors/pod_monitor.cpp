@@ -40,8 +40,10 @@ msg::pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::mi
       [=](msg::phase_atom, const std::string& resource, int id, model::pod_phase phase, const std::string& detail) {
         auto t = self->state.probe.measure("phase");
         auto it = self->state.fleets.find(resource);
-        if (it == self->state.fleets.end())
+        if (it == self->state.fleets.end()) {  // a pod of no configured resource: counted, not routed
+          self->state.probe.add("phase_events_unknown_resource");
           return;
+        }
         self->state.probe.add("phase_events");
         self->send(it->second, msg::phase_atom::value, id, phase, detail);
       },
