@@ -2,6 +2,7 @@
 
 #include "model/planner.hpp"
 #include "fakes/znode_tree.hpp"
+#include "model/with_instances.hpp"
 
 using namespace iota::model;
 
@@ -16,17 +17,7 @@ std::vector<std::string> make_ids(int n, const std::string& prefix = "r") {
   return ids;
 }
 
-// An orchestration whose instances hold the given ids with the given capacity each.
-orchestration with_instances(std::map<instance_id, std::vector<std::string>> layout, int capacity) {
-  orchestration::instance_map m;
-  for (auto& [id, ids] : layout) {
-    instance inst;
-    inst.capacity = capacity;
-    inst.ids = ids;
-    m.emplace(id, inst);
-  }
-  return orchestration::from_instances(std::move(m), capacity);
-}
+using iota::test::with_instances;
 
 orchestrate_plan plan_of(const orchestration& s, const std::vector<std::string>& inv,
                          resource_options o) {

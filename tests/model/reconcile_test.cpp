@@ -3,20 +3,14 @@
 #include <algorithm>
 
 #include "model/reconcile.hpp"
+#include "model/with_instances.hpp"
 
 using namespace iota::model;
 
 namespace {
 
 orchestration layout(std::map<instance_id, std::vector<std::string>> l, int capacity = 10) {
-  orchestration::instance_map m;
-  for (auto& [id, ids] : l) {
-    instance inst;
-    inst.capacity = capacity;
-    inst.ids = ids;
-    m.emplace(id, inst);
-  }
-  return orchestration::from_instances(std::move(m), capacity);
+  return iota::test::with_instances(std::move(l), capacity);
 }
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
