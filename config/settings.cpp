@@ -254,199 +254,94 @@ void read_resources(loader& l, const YAML::Node& n, const std::string& key, cons
   l.resources_source = c.source;
 }
 
-void read_root(loader& l, const YAML::Node& root, const file_ctx& c) {
-  settings& s = l.s;
-  auto str = [&](const YAML::Node& v, const std::string& k) { return as_string(v, k, c); };
-  auto non_empty = [&](const YAML::Node& v, const std::string& k) {
-    return check_non_empty(as_string(v, k, c), k, c.source);
+// --- the config file's schema: one flat table, dotted key -> how its value is read ---------
+
+using key_reader = void (*)(loader&, const YAML::Node& value, const std::string& key, const file_ctx&);
+
+struct file_key {
+  const char* key;  // "mqtt.brokers"; the sections ("mqtt") follow from the dots
+  key_reader read;
+};
+
+std::string text(const YAML::Node& v, const std::string& k, const file_ctx& c) { return as_string(v, k, c); }
+std::string non_empty(const YAML::Node& v, const std::string& k, const file_ctx& c) {
+  return check_non_empty(as_string(v, k, c), k, c.source);
+}
+std::string path_in(const YAML::Node& v, const std::string& k, const file_ctx& c) {
+  return resolve_path(c.dir, non_empty(v, k, c));
+}
+
+#define IOTA_KEY(name, ...) \
+  {name, [](loader& l, const YAML::Node& v, const std::string& k, const file_ctx& c) { \
+     [[maybe_unused]] auto& s = l.s;                                                     \
+     __VA_ARGS__;                                                                       \
+   }}
+
+const std::vector<file_key>& file_keys() {
+  static const std::vector<file_key> keys{
+      IOTA_KEY("zookeeper", s.zookeeper = check_zookeeper(text(v, k, c), k, c.source)),
+      IOTA_KEY("mqtt.brokers", s.mqtt.brokers = check_mqtt_brokers(text(v, k, c), k, c.source)),
+      IOTA_KEY("mqtt.topic", s.mqtt.topic = non_empty(v, k, c)),
+      IOTA_KEY("mqtt.clientId", s.mqtt.client_id = non_empty(v, k, c)),
+      IOTA_KEY("mqtt.reconnectPeriod", s.mqtt.reconnect_period = as_duration(v, k, c, false)),
+      IOTA_KEY("mqtt.maxPayloadBytes", s.mqtt.max_payload_bytes = as_count(v, k, c, 1)),
+      IOTA_KEY("mqtt.maxIdsPerNotify", s.mqtt.max_ids_per_notify = as_count(v, k, c, 1)),
+      IOTA_KEY("mqtt.journalDir", s.mqtt.journal_dir = path_in(v, k, c)),
+      IOTA_KEY("mqtt.journalSync", s.mqtt.journal_sync = as_bool(v, k, c)),
+      IOTA_KEY("mqtt.window", s.mqtt.window = as_count(v, k, c, 1)),
+      IOTA_KEY("kafka.brokers", s.kafka.brokers = check_kafka_brokers(text(v, k, c), k, c.source)),
+      IOTA_KEY("kafka.topic", s.kafka.topic = non_empty(v, k, c)),
+      IOTA_KEY("http.listen", s.http.listen = check_listen(text(v, k, c), k, c.source)),
+      IOTA_KEY("http.corsOrigins", s.http.cors_origins = as_string_list(v, k, c)),
+      IOTA_KEY("http.bodyLimit", s.http.body_limit = as_count(v, k, c, 1)),
+      IOTA_KEY("http.requestTimeout", s.http.request_timeout = as_duration(v, k, c, false)),
+      IOTA_KEY("driver", s.driver = check_driver(text(v, k, c), k, c.source)),
+      IOTA_KEY("kubernetes.url", s.kubernetes.url = check_url(text(v, k, c), k, c.source)),
+      IOTA_KEY("kubernetes.namespace", s.kubernetes.namespace_name = check_namespace(text(v, k, c), k, c.source)),
+      IOTA_KEY("kubernetes.insecureSkipTlsVerify", s.kubernetes.insecure_skip_tls_verify = as_bool(v, k, c)),
+      IOTA_KEY("kubernetes.runInPod", s.kubernetes.run_in_pod = as_bool(v, k, c)),
+      IOTA_KEY("kubernetes.token", s.kubernetes.token = text(v, k, c)),
+      IOTA_KEY("templatesPath", s.templates_path = path_in(v, k, c); l.templates_source = c.source),
+      IOTA_KEY("liveness.heartbeatPeriod", s.liveness.heartbeat_period = as_duration(v, k, c, false)),
+      IOTA_KEY("liveness.podCheckPeriod", s.liveness.pod_check_period = as_duration(v, k, c, false)),
+      IOTA_KEY("liveness.gracePeriod", s.liveness.grace_period = as_duration(v, k, c, true)),
+      IOTA_KEY("liveness.maxBackoff", s.liveness.max_backoff = as_duration(v, k, c, false)),
+      IOTA_KEY("liveness.firstBackoff", s.liveness.first_backoff = as_duration(v, k, c, false)),
+      IOTA_KEY("liveness.maxOfflineFraction", s.liveness.max_offline_fraction = as_fraction(v, k, c)),
+      IOTA_KEY("reconcileInterval", s.reconcile_interval = as_duration(v, k, c, false)),
+      IOTA_KEY("localDriver.logDir", s.local_driver.log_dir = path_in(v, k, c)),
+      IOTA_KEY("localDriver.binDir", s.local_driver.bin_dir = path_in(v, k, c)),
+      IOTA_KEY("orchestrator.batchSize", s.orchestrator.batch_size = as_count(v, k, c, 1)),
+      IOTA_KEY("orchestrator.maxMovesPerStep", s.orchestrator.max_moves_per_step = as_count(v, k, c, 0)),
+      IOTA_KEY("orchestrator.maxQueuedEvents", s.orchestrator.max_queued_events = as_count(v, k, c, 1)),
+      IOTA_KEY("logLevel", s.log_level = check_log_level(text(v, k, c), k, c.source)),
+      IOTA_KEY("resources", read_resources(l, v, k, c)),
   };
-  read_map(
-      root, "", c,
-      {
-          {"zookeeper",
-           [&](const YAML::Node& v, const std::string& k) {
-             s.zookeeper = check_zookeeper(str(v, k), k, c.source);
-           }},
-          {"mqtt",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"brokers",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.brokers = check_mqtt_brokers(str(v, k), k, c.source);
-                           }},
-                          {"topic", [&](const YAML::Node& v,
-                                        const std::string& k) { s.mqtt.topic = non_empty(v, k); }},
-                          {"clientId",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.client_id = non_empty(v, k);
-                           }},
-                          {"reconnectPeriod",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.reconnect_period = as_duration(v, k, c, false);
-                           }},
-                          {"maxPayloadBytes",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.max_payload_bytes = as_count(v, k, c, 1);
-                           }},
-                          {"maxIdsPerNotify",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.max_ids_per_notify = as_count(v, k, c, 1);
-                           }},
-                          {"journalDir",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.journal_dir = resolve_path(c.dir, non_empty(v, k));
-                           }},
-                          {"journalSync",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.journal_sync = as_bool(v, k, c);
-                           }},
-                          {"window",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.mqtt.window = as_count(v, k, c, 1);
-                           }},
-                      });
-           }},
-          {"kafka",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"brokers",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kafka.brokers = check_kafka_brokers(str(v, k), k, c.source);
-                           }},
-                          {"topic", [&](const YAML::Node& v,
-                                        const std::string& k) { s.kafka.topic = non_empty(v, k); }},
-                      });
-           }},
-          {"http",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"listen",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.http.listen = check_listen(str(v, k), k, c.source);
-                           }},
-                          {"corsOrigins",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.http.cors_origins = as_string_list(v, k, c);
-                           }},
-                          {"bodyLimit",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.http.body_limit = as_count(v, k, c, 1);
-                           }},
-                          {"requestTimeout",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.http.request_timeout = as_duration(v, k, c, false);
-                           }},
-                      });
-           }},
-          {"driver",
-           [&](const YAML::Node& v, const std::string& k) {
-             s.driver = check_driver(str(v, k), k, c.source);
-           }},
-          {"kubernetes",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"url",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kubernetes.url = check_url(str(v, k), k, c.source);
-                           }},
-                          {"namespace",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kubernetes.namespace_name = check_namespace(str(v, k), k, c.source);
-                           }},
-                          {"insecureSkipTlsVerify",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kubernetes.insecure_skip_tls_verify = as_bool(v, k, c);
-                           }},
-                          {"runInPod",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.kubernetes.run_in_pod = as_bool(v, k, c);
-                           }},
-                          {"token", [&](const YAML::Node& v,
-                                        const std::string& k) { s.kubernetes.token = str(v, k); }},
-                      });
-           }},
-          {"templatesPath",
-           [&](const YAML::Node& v, const std::string& k) {
-             s.templates_path = resolve_path(c.dir, non_empty(v, k));
-             l.templates_source = c.source;
-           }},
-          {"liveness",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"heartbeatPeriod",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.heartbeat_period = as_duration(v, k, c, false);
-                           }},
-                          {"podCheckPeriod",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.pod_check_period = as_duration(v, k, c, false);
-                           }},
-                          {"gracePeriod",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.grace_period = as_duration(v, k, c, true);
-                           }},
-                          {"maxBackoff",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.max_backoff = as_duration(v, k, c, false);
-                           }},
-                          {"firstBackoff",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.first_backoff = as_duration(v, k, c, false);
-                           }},
-                          {"maxOfflineFraction",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.liveness.max_offline_fraction = as_fraction(v, k, c);
-                           }},
-                      });
-           }},
-          {"reconcileInterval",
-           [&](const YAML::Node& v, const std::string& k) {
-             s.reconcile_interval = as_duration(v, k, c, false);
-           }},
-          {"localDriver",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"logDir",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.local_driver.log_dir = resolve_path(c.dir, non_empty(v, k));
-                           }},
-                          {"binDir",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.local_driver.bin_dir = resolve_path(c.dir, non_empty(v, k));
-                           }},
-                      });
-           }},
-          {"orchestrator",
-           [&](const YAML::Node& m, const std::string& p) {
-             read_map(m, p, c,
-                      {
-                          {"batchSize",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.orchestrator.batch_size = as_count(v, k, c, 1);
-                           }},
-                          {"maxMovesPerStep",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.orchestrator.max_moves_per_step = as_count(v, k, c, 0);
-                           }},
-                          {"maxQueuedEvents",
-                           [&](const YAML::Node& v, const std::string& k) {
-                             s.orchestrator.max_queued_events = as_count(v, k, c, 1);
-                           }},
-                      });
-           }},
-          {"logLevel",
-           [&](const YAML::Node& v, const std::string& k) {
-             s.log_level = check_log_level(str(v, k), k, c.source);
-           }},
-          {"resources",
-           [&](const YAML::Node& v, const std::string& k) { read_resources(l, v, k, c); }},
-      });
+  return keys;
+}
+
+#undef IOTA_KEY
+
+// Reads the map at `section` ("" = the top level): each of its keys is either a key of the
+// table or a section that some keys of the table lie under; anything else is refused.
+void read_section(loader& l, const YAML::Node& node, const std::string& section, const file_ctx& c) {
+  const std::string prefix = section.empty() ? "" : section + ".";
+  std::vector<field> fields;
+  for (const auto& def : file_keys()) {
+    std::string key = def.key;
+    if (key.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    auto rest = key.substr(prefix.size());
+    auto dot = rest.find('.');
+    auto name = rest.substr(0, dot);
+    if (std::any_of(fields.begin(), fields.end(), [&](const field& f) { return name == f.name; }))
+      continue;
+    if (dot == std::string::npos)
+      fields.push_back({name, [&l, &c, read = def.read](const YAML::Node& v, const std::string& k) { read(l, v, k, c); }});
+    else
+      fields.push_back({name, [&l, &c](const YAML::Node& m, const std::string& k) { read_section(l, m, k, c); }});
+  }
+  read_map(node, section, c, fields);
 }
 
 std::string line_of(const std::string& text, int line) {
@@ -485,7 +380,7 @@ void load_file(loader& l, const std::string& path, const std::string& path_sourc
          line_of(text, e.mark.line));
   }
   if (root.IsNull()) return;  // an empty file (or only comments): every setting keeps its default
-  read_root(l, root, c);
+  read_section(l, root, "", c);
 }
 
 // The checks that need every layer applied: the pod templates under the final templatesPath.

@@ -40,7 +40,7 @@ std::vector<std::string> as_string_list(const YAML::Node& n, const std::string& 
 using field_fn = std::function<void(const YAML::Node& value, const std::string& key)>;
 
 struct field {
-  const char* name;
+  std::string name;
   field_fn read;
 };
 
