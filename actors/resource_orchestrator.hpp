@@ -37,6 +37,9 @@ struct orchestrator_settings {
   // `check` of its election znode to every multi (fencing). false (tests, bench, a single
   // daemon without election): it always leads, with no fencing.
   bool elected = false;
+  // Start-up (SPEC 10): a write (orchestrate, drain, reconcile) that arrives before the first
+  // election and load are decided waits for them this long at most, then is answered as usual.
+  std::chrono::milliseconds startup_wait{10000};
 };
 
 // Spawns the actor and registers it for the store's session events. Works whether or not

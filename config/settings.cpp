@@ -254,6 +254,22 @@ void read_resources(loader& l, const YAML::Node& n, const std::string& key, cons
   l.resources_source = c.source;
 }
 
+// `zookeeper` is the ensemble, or a map of it (`hosts`) and its `sessionTimeout`.
+void read_zookeeper(loader& l, const YAML::Node& v, const std::string& k, const file_ctx& c) {
+  if (!v.IsMap()) {
+    l.s.zookeeper = check_zookeeper(as_string(v, k, c), k, c.source);
+    return;
+  }
+  read_map(v, k, c,
+           {{"hosts",
+             [&](const YAML::Node& h, const std::string& hk) {
+               l.s.zookeeper = check_zookeeper(as_string(h, hk, c), hk, c.source);
+             }},
+            {"sessionTimeout", [&](const YAML::Node& t, const std::string& tk) {
+               l.s.zookeeper_session_timeout = as_duration(t, tk, c, false);
+             }}});
+}
+
 // --- the config file's schema: one flat table, dotted key -> how its value is read ---------
 
 using key_reader = void (*)(loader&, const YAML::Node& value, const std::string& key, const file_ctx&);
@@ -279,7 +295,7 @@ std::string path_in(const YAML::Node& v, const std::string& k, const file_ctx& c
 
 const std::vector<file_key>& file_keys() {
   static const std::vector<file_key> keys{
-      IOTA_KEY("zookeeper", s.zookeeper = check_zookeeper(text(v, k, c), k, c.source)),
+      IOTA_KEY("zookeeper", read_zookeeper(l, v, k, c)),
       IOTA_KEY("mqtt.brokers", s.mqtt.brokers = check_mqtt_brokers(text(v, k, c), k, c.source)),
       IOTA_KEY("mqtt.topic", s.mqtt.topic = non_empty(v, k, c)),
       IOTA_KEY("mqtt.clientId", s.mqtt.client_id = non_empty(v, k, c)),

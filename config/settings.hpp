@@ -43,6 +43,9 @@ std::vector<resource_settings> default_resources();
 struct settings {
   std::string config_file;  // "" when none
   std::string zookeeper = "localhost:2181";
+  // The ZooKeeper session: a daemon unheard this long loses its election znode, so a standby
+  // takes over about this long after the leader dies (SPEC 10).
+  std::chrono::milliseconds zookeeper_session_timeout{6000};
   struct {
     std::string brokers = "mqtt://localhost:1883";  // comma-separated mqtt:// or tcp:// URLs
     std::string topic = "cm/notify";

@@ -26,6 +26,7 @@ using leader_atom = caf::atom_constant<caf::atom("leader")>;          // leaders
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;    // inventory vs placed ids
 using reconcile_tick_atom = caf::atom_constant<caf::atom("recontick")>;     // periodic reconcile
 using reconcile_inventory_atom = caf::atom_constant<caf::atom("reconinv")>;  // its inventory
+using startup_atom = caf::atom_constant<caf::atom("startup")>;        // start-up wait over
 using fenced_atom = caf::atom_constant<caf::atom("fenced")>;          // a multi failed its fence
 using election_atom = caf::atom_constant<caf::atom("election")>;      // leader actor's io results
 using leads_all_atom = caf::atom_constant<caf::atom("leadsall")>;     // this daemon leads every type

@@ -30,6 +30,7 @@ internal_actor::behavior_type orchestrator_behavior(
   st.probe.set("leader", st.leader ? 1 : 0);
   if (st.cfg.reconcile_interval.count() > 0)
     self->delayed_send(self, st.cfg.reconcile_interval, msg::reconcile_tick_atom::value);
+  self->delayed_send(self, st.cfg.startup_wait, msg::startup_atom::value);
   if (st.store->connected()) {
     st.connected = true;
     st.session = st.store->session_id();
@@ -44,6 +45,8 @@ internal_actor::behavior_type orchestrator_behavior(
       -> caf::result<orchestration_status> {
       auto& st = self->state;
       auto t = st.probe.measure("orchestrate");
+      if (auto rp = wait_for_startup<orchestration_status>(self, msg::orchestrate_atom::value, req))
+        return *rp;
       if (!st.leader)
         return not_leader_refusal(self);
       if (st.orchestrating)
@@ -70,6 +73,8 @@ internal_actor::behavior_type orchestrator_behavior(
     [=](msg::drain_atom, model::instance_id victim) -> caf::result<orchestration_status> {
       auto& st = self->state;
       auto t = st.probe.measure("drain");
+      if (auto rp = wait_for_startup<orchestration_status>(self, msg::drain_atom::value, victim))
+        return *rp;
       if (!st.leader)
         return not_leader_refusal(self);
       if (st.orchestrating)
@@ -128,7 +133,9 @@ internal_actor::behavior_type orchestrator_behavior(
         become_leader(self, l.fence_path);
       else if (!l.leader && st.leader)
         become_follower(self, "another daemon leads: " + leader_name(l.leader_data));
+      check_started(self);
     },
+    [=](msg::startup_atom) { end_startup_wait(self); },
     [=](msg::leader_atom) -> msg::leadership {
       auto& st = self->state;
       return msg::leadership{st.leader, st.cfg.elected, st.fence_path, st.leader_data};
@@ -136,6 +143,8 @@ internal_actor::behavior_type orchestrator_behavior(
     [=](msg::reconcile_atom) -> caf::result<msg::reconcile_report> {
       auto& st = self->state;
       auto t = st.probe.measure("reconcile");
+      if (auto rp = wait_for_startup<msg::reconcile_report>(self, msg::reconcile_atom::value))
+        return *rp;
       if (!st.leader)
         return not_leader_refusal(self);
       if (!st.loaded || !st.connected)

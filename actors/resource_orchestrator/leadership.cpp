@@ -140,4 +140,29 @@ void become_leader(self_ptr self, const std::string& fence_path) {
     fetch(self);
 }
 
+// Start-up is decided once this daemon leads and has loaded the orchestration, or follows a
+// leader it can name; the writes that waited for it are then handled in arrival order.
+void check_started(self_ptr self) {
+  auto& st = self->state;
+  if (st.started)
+    return;
+  if (st.leader ? !st.loaded : st.leader_data.empty())
+    return;
+  st.started = true;
+  answer_reads(st.startup_writes);
+}
+
+// The start-up wait is over undecided: waiting writes are answered as things stand (a
+// refusal naming what is missing), and later ones no longer wait.
+void end_startup_wait(self_ptr self) {
+  auto& st = self->state;
+  if (st.started)
+    return;
+  st.started = true;
+  if (!st.startup_writes.empty())
+    log_warn(self, std::to_string(st.startup_writes.size()) + " writes waited " +
+                     std::to_string(st.cfg.startup_wait.count()) + " ms for the election and load; answering them now");
+  answer_reads(st.startup_writes);
+}
+
 }  // namespace iota::actors::orchestrator

@@ -142,6 +142,7 @@ void on_fetched(self_ptr self, model::fetched_instances& read) {
   announce_instances(self);
   after_load(self);
   start_next_batches(self);
+  check_started(self);
 }
 
 }  // namespace iota::actors::orchestrator

@@ -50,7 +50,8 @@ using internal_actor = msg::orchestrator_actor::extend<
   caf::reacts_to<msg::reconcile_tick_atom>,
   caf::reacts_to<msg::reconcile_inventory_atom, std::uint64_t, std::vector<std::string>,
                  std::string>,
-  caf::reacts_to<msg::fenced_atom, std::uint64_t>>;
+  caf::reacts_to<msg::fenced_atom, std::uint64_t>,
+  caf::reacts_to<msg::startup_atom>>;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -136,6 +137,11 @@ struct orchestrator_state {
   std::vector<std::function<void()>> reads_current;  // answered when the fetch in flight ends
   std::vector<std::function<void()>> reads_next;     // answered by the fetch after it
 
+  // Start-up (SPEC 10): until the first election and load are decided, writes wait here and
+  // are re-sent to ourselves once they are (or once cfg.startup_wait has passed).
+  bool started = false;
+  std::vector<std::function<void()>> startup_writes;
+
   // Reconcile (SPEC 9).
   std::optional<reconcile_run> reconciling;
   std::uint64_t next_reconcile = 0;
@@ -175,6 +181,22 @@ void answer_reads(std::vector<std::function<void()>>& reads);
 void follower_read(self_ptr self, std::function<void()> answer);
 void become_follower(self_ptr self, const std::string& why);
 void become_leader(self_ptr self, const std::string& fence_path);
+void check_started(self_ptr self);
+void end_startup_wait(self_ptr self);
+
+// Before start-up is decided (see orchestrator_state::started) a write waits: returns the
+// promise it will be answered through (its request is re-sent to us with its original sender
+// once start-up is decided), or nothing when the write can be handled now.
+template <class T, class... Ts>
+std::optional<caf::typed_response_promise<T>> wait_for_startup(self_ptr self, Ts... request) {
+  auto& st = self->state;
+  if (st.started)
+    return std::nullopt;
+  auto rp = self->make_response_promise<T>();
+  st.startup_writes.push_back(
+    [self, rp, request...]() mutable { rp.delegate(caf::actor_cast<internal_actor>(self), request...); });
+  return rp;
+}
 
 // reconcile.cpp
 void start_reconcile(self_ptr self,

@@ -34,6 +34,7 @@ actors::orchestrator_settings orchestrator_settings_of(const config::settings& c
   s.max_queued_events = cfg.orchestrator.max_queued_events;
   s.reconcile_interval = cfg.reconcile_interval;
   s.elected = true;  // HA: writes only while the leader actor says this daemon leads
+  s.startup_wait = cfg.http.request_timeout;
   return s;
 }
 
@@ -93,6 +94,7 @@ actors::leader_settings leader_settings_of(const config::settings& cfg) {
   nlohmann::json who = {{"daemon", std::string{host} + ":" + std::to_string(::getpid())},
                         {"http", cfg.http.listen}};
   ls.data = who.dump();
+  ls.session_timeout = cfg.zookeeper_session_timeout;
   return ls;
 }
 

@@ -132,7 +132,7 @@ int run_daemon(int argc, char** argv) {
   };
 
   // The store is created unconnected: the orchestrators register for its session events first.
-  auto store = io::make_zookeeper_store(cfg.zookeeper);
+  auto store = io::make_zookeeper_store(cfg.zookeeper, cfg.zookeeper_session_timeout);
   started.push("zookeeper store", [store] { store->stop(); });
   started.push("instance driver", [driver] { driver->stop(); });  // stops every worker it started
   auto stats = actors::spawn_stats(sys);

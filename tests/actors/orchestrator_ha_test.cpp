@@ -324,3 +324,72 @@ TEST_CASE_METHOD(fixture, "the leader fences its writes, and deposed, its write 
   CHECK(znodes().where("new4"));
   CHECK(running->at(0));
 }
+
+namespace {
+
+// Asks `target` from an actor of its own, so the answer can arrive at any later time; every
+// answer (or refusal text) lands in the returned list.
+template <class T, class... Ts>
+std::shared_ptr<std::vector<std::string>> ask_later(caf::actor_system& sys, const msg::orchestrator_actor& target,
+                                                    Ts... request) {
+  auto answers = std::make_shared<std::vector<std::string>>();
+  sys.spawn([=](caf::event_based_actor* c) {
+    c->request(target, caf::infinite, request...)
+      .then([answers](T&) { answers->push_back("answered"); },
+            [answers](caf::error& e) { answers->push_back(msg::refusal_text(e)); });
+  });
+  return answers;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "a write before the first election is decided waits, then runs as leader",
+                 "[orchestrator][leader][startup]") {
+  settings.elected = true;
+  seed(ids(0, 4));
+  inventory->ids = ids(0, 6);
+  auto a = spawn();
+  auto reconcile = ask_later<msg::reconcile_report>(sys, a, msg::reconcile_atom::value);
+  auto orchestrate =
+    ask_later<model::orchestration_status>(sys, a, msg::orchestrate_atom::value, model::orchestrate_request{});
+  sched.run();
+  CHECK(reconcile->empty());  // waiting, not refused
+  CHECK(orchestrate->empty());
+  auto node = make_election_node("n_me_0000000001");
+  self->send(a, msg::leader_atom::value, msg::leadership{true, true, node, R"({"daemon":"me:1"})"});
+  sched.run();
+  while (inventory->answer() || store->release())
+    sched.run();
+  CHECK(*reconcile == std::vector<std::string>{"answered"});
+  CHECK(*orchestrate == std::vector<std::string>{"answered"});
+  CHECK(znodes().resources() == 6);
+}
+
+TEST_CASE_METHOD(fixture, "a write before the first election is decided waits, then a follower refuses it naming the leader",
+                 "[orchestrator][leader][startup]") {
+  settings.elected = true;
+  seed(ids(0, 4));
+  auto a = spawn();
+  auto drain = ask_later<model::orchestration_status>(sys, a, msg::drain_atom::value, model::instance_id{0});
+  sched.run();
+  CHECK(drain->empty());
+  self->send(a, msg::leader_atom::value,
+             msg::leadership{false, true, "", R"({"daemon":"other:42","http":"10.0.0.2:8080"})"});
+  sched.run();
+  CHECK(*drain == std::vector<std::string>{"not the leader of Thing; the leader is other:42 at 10.0.0.2:8080"});
+}
+
+TEST_CASE_METHOD(fixture, "a write waits for the first election at most startup_wait, then is refused",
+                 "[orchestrator][leader][startup]") {
+  settings.elected = true;
+  auto a = spawn();
+  auto reconcile = ask_later<msg::reconcile_report>(sys, a, msg::reconcile_atom::value);
+  sched.run();
+  CHECK(reconcile->empty());
+  sched.trigger_timeouts();
+  sched.run();
+  CHECK(*reconcile == std::vector<std::string>{"not the leader of Thing; no leader is elected yet"});
+  // Later writes no longer wait.
+  auto o = ask<model::orchestration_status>(a, msg::orchestrate_atom::value, model::orchestrate_request{});
+  CHECK(o.second == "not the leader of Thing; no leader is elected yet");
+}

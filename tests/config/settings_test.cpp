@@ -98,6 +98,7 @@ struct fixture {
 
 void check_default_values(const settings& s) {
   CHECK(s.zookeeper == "localhost:2181");
+  CHECK(s.zookeeper_session_timeout == 6s);
   CHECK(s.mqtt.brokers == "mqtt://localhost:1883");
   CHECK(s.mqtt.topic == "cm/notify");
   CHECK(s.mqtt.client_id == "iota-orchestrator");
@@ -455,7 +456,9 @@ TEST_CASE("a bad config file names the key, the file and the value", "[config]")
        {"config: resources[1].maxInstances " + src + ": expected an integer, got \"abc\""}},
       {"resources:\n  - { resource: A, instanceName: iota-dac, initInstances: 1.5 }\n",
        {"resources[0].initInstances", "expected an integer", "\"1.5\""}},
-      {"zookeeper: { host: a }\n", {"zookeeper " + src, "expected a string", "{host: a}"}},
+      {"zookeeper: [a, b]\n", {"zookeeper " + src, "expected a string", "[a, b]"}},
+      {"zookeeper: { host: a }\n", {"zookeeper.host " + src, "unknown key (known keys: hosts, sessionTimeout)"}},
+      {"zookeeper: { hosts: \"a:1\", sessionTimeout: 0s }\n", {"zookeeper.sessionTimeout " + src, "\"0s\""}},
       {"mqtt: { topic: [a, b] }\n", {"mqtt.topic", "expected a string", "[a, b]"}},
       {"mqtt: cm/notify\n", {"config: mqtt " + src, "expected a map", "\"cm/notify\""}},
       {"mqtt:\n", {"config: mqtt " + src, "expected a map", "\"null\""}},
@@ -869,6 +872,25 @@ TEST_CASE("the repository's config/default.yml holds the defaults", "[config]") 
     CHECK(r.value->templates_path == (source_dir / "templates").lexically_normal().string());
     CHECK(fs::equivalent(r.value->resources[0].template_file, dac));
   }
+}
+
+TEST_CASE("zookeeper is the ensemble, or a map of it and the session timeout", "[config]") {
+  fixture fx;
+  auto r = fx.load_yaml("zookeeper: \"z1:2181,z2:2181\"\n");
+  INFO(r.error);
+  REQUIRE(r.value);
+  CHECK(r.value->zookeeper == "z1:2181,z2:2181");
+  CHECK(r.value->zookeeper_session_timeout == std::chrono::seconds{6});  // the default
+  r = fx.load_yaml("zookeeper: { hosts: \"z1:2181,z2:2181\", sessionTimeout: 4s }\n");
+  INFO(r.error);
+  REQUIRE(r.value);
+  CHECK(r.value->zookeeper == "z1:2181,z2:2181");
+  CHECK(r.value->zookeeper_session_timeout == std::chrono::seconds{4});
+  r = fx.load_yaml("zookeeper: { sessionTimeout: 15s }\n");
+  INFO(r.error);
+  REQUIRE(r.value);
+  CHECK(r.value->zookeeper == "localhost:2181");
+  CHECK(r.value->zookeeper_session_timeout == std::chrono::seconds{15});
 }
 
 TEST_CASE("process_env reads the process environment", "[config]") {
