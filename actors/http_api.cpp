@@ -11,6 +11,7 @@
 
 #include "actors/metrics.hpp"
 #include "actors/probe.hpp"
+#include "io/log.hpp"
 #include "io/static_files.hpp"
 #include "messages/errors.hpp"
 #include "model/rest_input.hpp"
@@ -335,8 +336,15 @@ msg::http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings
       route(self, call);
     },
     [=](msg::stats_atom) -> msg::actor_stats {
-      auto t = self->state.probe.measure("stats");
-      return self->state.probe.snapshot(self->mailbox().size());
+      auto& st = self->state;
+      auto t = st.probe.measure("stats");
+      if (auto& auth = st.cfg.auth) {  // counted on the io threads
+        st.probe.set("http_auth_refused", static_cast<std::int64_t>(auth->refused()));
+        st.probe.set("http_auth_refused_missing", static_cast<std::int64_t>(auth->refused_missing()));
+        st.probe.set("http_auth_refused_unknown", static_cast<std::int64_t>(auth->refused_unknown()));
+        st.probe.set("http_writes_accepted", static_cast<std::int64_t>(auth->accepted_writes()));
+      }
+      return st.probe.snapshot(self->mailbox().size());
     },
   };
 }
@@ -347,8 +355,9 @@ msg::http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings set
   return sys.spawn(api_behavior, std::move(settings));
 }
 
-io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root) {
-  return [api, root = std::move(static_root)](io::http_request req, io::http_responder respond) {
+io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root,
+                                   std::shared_ptr<io::http_auth> auth) {
+  return [api, root = std::move(static_root), auth](io::http_request req, io::http_responder respond) {
     bool api_path = req.path.rfind("/v1/", 0) == 0 || req.path == "/metrics" ||
                     req.path == "/healthz" || req.path == "/readyz";
     if (!api_path && req.method == "GET") {
@@ -356,6 +365,13 @@ io::http_handler make_http_handler(msg::http_api_actor api, std::string static_r
         return respond(std::move(*file));
       return respond(io::json_error(404, "no such page: " + req.path));
     }
+    std::string who = "anonymous";
+    if (auth)
+      if (auto refused = auth->check(req, who))
+        return respond(std::move(*refused));
+    if (req.method != "GET")  // the audit trail of writes: who, from where, what
+      log::info("audit", req.method + " " + req.target + " by " + who + " from " +
+                           (req.peer.empty() ? std::string{"?"} : req.peer));
     caf::anon_send(api, msg::http_atom::value, msg::http_call{std::move(req), std::move(respond)});
   };
 }

@@ -7,6 +7,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "io/http_auth.hpp"
 #include "io/http_server.hpp"
 #include "messages/http_api.hpp"
 #include "messages/liveness.hpp"
@@ -26,12 +27,15 @@ struct http_api_settings {
   msg::stats_actor stats;
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds orchestrate_timeout{std::chrono::minutes{10}};
+  std::shared_ptr<io::http_auth> auth;  // its refusals are reported with this actor's figures
 };
 
 msg::http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings settings);
 
-// The server's handler: static files (the dashboard) are read on the io thread; everything
-// else goes to the api actor.
-io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root);
+// The server's handler: static files (the dashboard, which holds no data) are read on the io
+// thread; every other request passes `auth` (when given) there, is logged when it is a write,
+// and goes to the api actor.
+io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root,
+                                   std::shared_ptr<io::http_auth> auth = nullptr);
 
 }  // namespace iota::actors

@@ -311,6 +311,11 @@ const std::vector<file_key>& file_keys() {
       IOTA_KEY("http.corsOrigins", s.http.cors_origins = as_string_list(v, k, c)),
       IOTA_KEY("http.bodyLimit", s.http.body_limit = as_count(v, k, c, 1)),
       IOTA_KEY("http.requestTimeout", s.http.request_timeout = as_duration(v, k, c, false)),
+      IOTA_KEY("http.tokensFile", s.http.tokens_file = path_in(v, k, c)),
+      IOTA_KEY("http.protectReads", s.http.protect_reads = as_bool(v, k, c)),
+      IOTA_KEY("http.allowUnauthenticated", s.http.allow_unauthenticated = as_bool(v, k, c)),
+      IOTA_KEY("http.tls.cert", s.http.tls_cert = path_in(v, k, c)),
+      IOTA_KEY("http.tls.key", s.http.tls_key = path_in(v, k, c)),
       IOTA_KEY("driver", s.driver = check_driver(text(v, k, c), k, c.source)),
       IOTA_KEY("kubernetes.url", s.kubernetes.url = check_url(text(v, k, c), k, c.source)),
       IOTA_KEY("kubernetes.namespace", s.kubernetes.namespace_name = check_namespace(text(v, k, c), k, c.source)),
@@ -399,8 +404,25 @@ void load_file(loader& l, const std::string& path, const std::string& path_sourc
   read_section(l, root, "", c);
 }
 
-// The checks that need every layer applied: the pod templates under the final templatesPath.
+bool is_loopback_listen(const std::string& listen) {
+  auto host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+// The checks that need every layer applied: the pod templates under the final templatesPath,
+// and the HTTP listener's protection (SPEC 15: secure by default).
 void finish(loader& l) {
+  auto& http = l.s.http;
+  if (!is_loopback_listen(http.listen) && http.tokens_file.empty() && !http.allow_unauthenticated)
+    fail("http.listen", "settings",
+         "not a loopback address, and http.tokensFile is not set: anyone who reaches the port could "
+         "re-shard the platform. Set http.tokensFile (bearer tokens for writes), or "
+         "http.allowUnauthenticated: true when the port is protected otherwise",
+         http.listen);
+  if (http.tls_cert.empty() != http.tls_key.empty())
+    fail(http.tls_cert.empty() ? "http.tls.cert" : "http.tls.key", "settings",
+         "HTTPS needs both http.tls.cert and http.tls.key", http.tls_cert.empty() ? http.tls_key : http.tls_cert);
+
   for (std::size_t i = 0; i < l.s.resources.size(); ++i) {
     auto& r = l.s.resources[i];
     r.template_file =

@@ -67,6 +67,15 @@ struct settings {
     std::vector<std::string> cors_origins;
     std::size_t body_limit = 65536;
     std::chrono::milliseconds request_timeout{10000};
+    // Who may change things (SPEC 15): bearer tokens, one per line, re-read on change. Set,
+    // every write needs one; protect_reads extends that to the reads and /metrics.
+    std::string tokens_file;
+    bool protect_reads = false;
+    // A listen address other than loopback needs tokens_file, unless the operator says the
+    // port is protected otherwise (e.g. behind the platform's gateway).
+    bool allow_unauthenticated = false;
+    std::string tls_cert;  // PEM certificate chain; with tls_key, the API is served as HTTPS
+    std::string tls_key;   // PEM private key
   } http;
   std::string driver = "local";  // local | kubernetes
   struct {

@@ -486,6 +486,12 @@ void connection::dispatch() {
   parser_.reset();
 
   http_request request = to_http_request(message);
+  {
+    error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (!ec)
+      request.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
   bool head = request.method == "HEAD";
   if (head) request.method = "GET";  // routed as GET, answered without body
 

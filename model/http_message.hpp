@@ -15,6 +15,7 @@ struct http_request {
   std::map<std::string, std::string> query;        // decoded query parameters
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  std::string peer;  // the client's address, "127.0.0.1:50312" ("" when unknown)
 
   // "" when absent
   std::string header(const std::string& lower_name) const {

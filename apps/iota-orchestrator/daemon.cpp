@@ -116,6 +116,12 @@ int run_daemon(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return 1;
   }
+  std::string auth_error;
+  auto auth = io::http_auth::make({cfg.http.tokens_file, cfg.http.protect_reads}, auth_error);
+  if (!auth) {
+    std::cerr << "config: " << auth_error << "\n";
+    return 2;
+  }
   auto window = std::make_shared<io::intake_window>(cfg.mqtt.window);
   std::string driver_error;
   auto driver = make_driver(cfg, driver_error);
@@ -145,6 +151,7 @@ int run_daemon(int argc, char** argv) {
   actors::http_api_settings api_cfg;
   api_cfg.stats = stats;
   api_cfg.request_timeout = cfg.http.request_timeout;
+  api_cfg.auth = auth;
   for (auto& r : cfg.resources) {
     auto a = actors::spawn_resource_orchestrator(sys, orchestrator_settings_of(cfg, r), store,
                                                  inventories[r.resource]);
@@ -244,7 +251,7 @@ int run_daemon(int argc, char** argv) {
   report_to_stats(api);
   std::shared_ptr<io::http_server> http = io::make_http_server(
     http_server_settings_of(cfg, api_cfg.orchestrate_timeout + std::chrono::seconds{5}),
-    actors::make_http_handler(api, IOTA_WEB_DIR));
+    actors::make_http_handler(api, IOTA_WEB_DIR, auth));
   std::string http_error;
   if (!http->start(http_error)) {
     std::cerr << "http: cannot listen on " << cfg.http.listen << ": " << http_error << "\n";

@@ -270,3 +270,31 @@ TEST_CASE_METHOD(api_fixture, "1,000 requests from 50 concurrent clients are all
   CHECK(wrong == 0);
   CHECK(call("GET", "/healthz").status == 200);
 }
+
+TEST_CASE("a write posted the moment /healthz answers waits for the election and load: 200, not 503",
+          "[e2e][http][startup]") {
+  test::zookeeper_server zk;
+  test::mosquitto_server broker;
+  test::daemon_options o;
+  o.zookeeper = zk.hosts();
+  o.mqtt_url = broker.url();
+  o.thing_inventory = ids(40, "thing-");
+  o.rule_inventory = ids(30, "rule-");
+  o.init_instances = 2;
+  test::daemon_process daemon(o);
+  for (int round = 0; round < 2; ++round) {  // a fresh daemon, then one that finds state
+    INFO("round " << round);
+    daemon.start_serving();  // returns as soon as /healthz answers
+    auto orchestrate = test::http_request(daemon.http_port(), "POST", "/v1/api/orchestrations/Thing/orchestrate", "{}");
+    auto reconcile = test::http_request(daemon.http_port(), "POST", "/v1/api/orchestrations/Rule/reconcile", "{}");
+    INFO("orchestrate: " << orchestrate.status << " " << orchestrate.body);
+    INFO("reconcile: " << reconcile.status << " " << reconcile.body);
+    CHECK(orchestrate.status == 200);
+    auto j = json::parse(orchestrate.body, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(j["resources"] == 40);
+    CHECK(j["instances"].size() == 2);
+    CHECK(reconcile.status == 200);
+    daemon.stop();
+  }
+}
