@@ -227,7 +227,7 @@ TEST_CASE("a flag beats its env var, which beats the file, which beats the defau
       {"kafka: { brokers: \"file:9092\" }", "--kafka-brokers", "IOTA_KAFKA_BROKERS", "file:9092",
        "env:9093", "flag:9094", "localhost:9092",
        [](const settings& s) { return s.kafka.brokers; }},
-      {"http: { listen: \"0.0.0.0:1111\" }", "--http-listen", "IOTA_HTTP_LISTEN", "0.0.0.0:1111",
+      {"http: { listen: \"0.0.0.0:1111\", allowUnauthenticated: true }", "--http-listen", "IOTA_HTTP_LISTEN", "0.0.0.0:1111",
        "127.0.0.1:2222", "[::1]:3333", "127.0.0.1:8080",
        [](const settings& s) { return s.http.listen; }},
       {"driver: kubernetes", "--driver", "IOTA_DRIVER", "kubernetes", "local", "kubernetes",
@@ -349,6 +349,10 @@ http:
   corsOrigins: ["http://a.example", "*"]
   bodyLimit: 100
   requestTimeout: 2s
+  tokensFile: tokens.txt
+  protectReads: true
+  allowUnauthenticated: false
+  tls: { cert: tls/cert.pem, key: tls/key.pem }
 driver: kubernetes
 kubernetes:
   url: "http://127.0.0.1:6443/prefix"
@@ -392,6 +396,11 @@ resources:
   CHECK(s.http.cors_origins == std::vector<std::string>{"http://a.example", "*"});
   CHECK(s.http.body_limit == 100);
   CHECK(s.http.request_timeout == 2s);
+  CHECK(s.http.tokens_file == (fs::path(fx.config).parent_path() / "tokens.txt").string());
+  CHECK(s.http.protect_reads);
+  CHECK_FALSE(s.http.allow_unauthenticated);
+  CHECK(s.http.tls_cert == (fs::path(fx.config).parent_path() / "tls" / "cert.pem").string());
+  CHECK(s.http.tls_key == (fs::path(fx.config).parent_path() / "tls" / "key.pem").string());
   CHECK(s.driver == "kubernetes");
   CHECK(s.kubernetes.url == "http://127.0.0.1:6443/prefix");
   CHECK(s.kubernetes.namespace_name == "iota-test");
@@ -891,6 +900,32 @@ TEST_CASE("zookeeper is the ensemble, or a map of it and the session timeout", "
   REQUIRE(r.value);
   CHECK(r.value->zookeeper == "localhost:2181");
   CHECK(r.value->zookeeper_session_timeout == std::chrono::seconds{15});
+}
+
+TEST_CASE("secure by default: a listener beyond loopback needs tokens or an explicit opt-out", "[config][auth]") {
+  fixture fx;
+  for (auto loopback : {"127.0.0.1:8080", "127.1.2.3:9", "localhost:80", "[::1]:8080"}) {
+    auto r = fx.load_yaml("{}\n", {"--http-listen", loopback});
+    INFO(loopback << ": " << r.error);
+    CHECK(r.value);
+  }
+  auto refused = fx.load_yaml("http: { listen: \"0.0.0.0:8080\" }\n");
+  REQUIRE_FALSE(refused.value);
+  CHECK(refused.error.find("http.listen") != std::string::npos);
+  CHECK(refused.error.find("http.tokensFile") != std::string::npos);
+  CHECK(refused.error.find("http.allowUnauthenticated") != std::string::npos);
+  CHECK(refused.error.find("0.0.0.0:8080") != std::string::npos);
+  auto by_flag = fx.load_yaml("{}\n", {"--http-listen", "10.0.0.7:8080"});
+  CHECK_FALSE(by_flag.value);
+  auto with_tokens = fx.load_yaml("http: { listen: \"0.0.0.0:8080\", tokensFile: /etc/iota/tokens }\n");
+  INFO(with_tokens.error);
+  CHECK(with_tokens.value);
+  auto opted_out = fx.load_yaml("http: { listen: \"0.0.0.0:8080\", allowUnauthenticated: true }\n");
+  INFO(opted_out.error);
+  CHECK(opted_out.value);
+  auto half_tls = fx.load_yaml("http: { tls: { cert: /etc/c.pem } }\n");
+  REQUIRE_FALSE(half_tls.value);
+  CHECK(half_tls.error.find("http.tls.key") != std::string::npos);
 }
 
 TEST_CASE("process_env reads the process environment", "[config]") {

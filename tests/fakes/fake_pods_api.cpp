@@ -823,6 +823,7 @@ const std::vector<api_resource>& discovery_resources() {
       {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}},
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}},
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}},
+      {"networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, {"netpol"}},
       {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}},
       {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}},
       {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}},

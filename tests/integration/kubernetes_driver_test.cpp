@@ -800,7 +800,7 @@ std::vector<std::string> strings(const YAML::Node& seq) {
 TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
   auto objects = deploy_objects();
   for (const char* kind :
-       {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment"}) {
+       {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment", "NetworkPolicy"}) {
     INFO(kind);
     REQUIRE(objects.count(kind) == 1);
     if (std::string(kind) != "Namespace") {
@@ -910,6 +910,44 @@ TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
   CHECK(loaded.value->http.listen == "0.0.0.0:8080");
   CHECK(loaded.value->resources.size() == 2);
   CHECK(loaded.value->warnings.empty());
+  // Locked down (SPEC 15): writes need a token from the mounted Secret, the pod runs under
+  // the "restricted" profile, and only the configured namespaces reach the API port.
+  CHECK(loaded.value->http.tokens_file == "/etc/iota-orchestrator-tokens/tokens");
+  CHECK_FALSE(loaded.value->http.allow_unauthenticated);
+  bool tokens_mounted = false;
+  for (const auto& m : container["volumeMounts"])
+    for (const auto& v : spec["volumes"])
+      if (v["name"].as<std::string>() == m["name"].as<std::string>() && v["secret"] &&
+          v["secret"]["secretName"].as<std::string>() == "iota-orchestrator-api-tokens" &&
+          m["mountPath"].as<std::string>() == "/etc/iota-orchestrator-tokens" && m["readOnly"].as<bool>() &&
+          v["secret"]["items"][0]["path"].as<std::string>() == "tokens")
+        tokens_mounted = true;
+  CHECK(tokens_mounted);
+  CHECK(spec["securityContext"]["runAsNonRoot"].as<bool>());
+  CHECK(spec["securityContext"]["seccompProfile"]["type"].as<std::string>() == "RuntimeDefault");
+  auto csc = container["securityContext"];
+  CHECK_FALSE(csc["allowPrivilegeEscalation"].as<bool>());
+  CHECK(csc["readOnlyRootFilesystem"].as<bool>());
+  CHECK(csc["runAsNonRoot"].as<bool>());
+  CHECK(strings(csc["capabilities"]["drop"]) == std::vector<std::string>{"ALL"});
+  CHECK(csc["seccompProfile"]["type"].as<std::string>() == "RuntimeDefault");
+  bool journal_on_empty_dir = false;  // the only writable place: the notify journal
+  for (const auto& m : container["volumeMounts"])
+    for (const auto& v : spec["volumes"])
+      if (v["name"].as<std::string>() == m["name"].as<std::string>() && v["emptyDir"] &&
+          config["mqtt"]["journalDir"].as<std::string>().rfind(m["mountPath"].as<std::string>(), 0) == 0)
+        journal_on_empty_dir = true;
+  CHECK(journal_on_empty_dir);
+  auto policy = objects["NetworkPolicy"];
+  REQUIRE(policy);
+  CHECK(policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as<std::string>() ==
+        pod["metadata"]["labels"]["app.kubernetes.io/name"].as<std::string>());
+  CHECK(strings(policy["spec"]["policyTypes"]) == std::vector<std::string>{"Ingress"});
+  REQUIRE(policy["spec"]["ingress"].size() == 1);
+  auto ingress = policy["spec"]["ingress"][0];
+  CHECK(ingress["ports"][0]["port"].as<int>() == 8080);
+  CHECK(ingress["from"][0]["namespaceSelector"]["matchExpressions"][0]["key"].as<std::string>() ==
+        "kubernetes.io/metadata.name");
 
   // The kustomization names every manifest.
   auto kustomization = YAML::LoadFile(std::string(IOTA_SOURCE_DIR) + "/deploy/kustomization.yaml");
