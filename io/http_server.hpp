@@ -31,6 +31,11 @@ struct http_server_settings {
   std::vector<std::string> cors_origins;          // allowed Origins; "*" allows any (echoed back)
   std::size_t threads = 1;
   std::size_t max_connections = 1024;
+  // HTTPS when set: PEM certificate chain and private key, re-read when they change.
+  std::string tls_cert;
+  std::string tls_key;
+  // What the server has to say (a re-read certificate, one that failed); may be empty.
+  std::function<void(const std::string&)> on_event;
 };
 
 class http_server {

@@ -33,10 +33,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -48,7 +51,9 @@
 #include <deque>
 #include <mutex>
 #include <string_view>
+#include <sys/stat.h>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "io/http_beast_request.hpp"
@@ -79,21 +84,42 @@ struct gate {
 
 class server_impl;
 
+using tls_stream = asio::ssl::stream<tcp::socket>;
+
+// What the server and the responders see of a connection, plain or TLS.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server_impl& server, tcp::socket socket);
-  ~connection();
+  virtual ~connection() = default;
+  virtual void start() = 0;
+  virtual void close() = 0;
+  virtual void complete(std::uint64_t seq, http_response response) = 0;
+  virtual asio::any_io_executor executor() = 0;
+};
 
-  void start();
-  void close();
-  void complete(std::uint64_t seq, http_response response);
-  auto executor() { return socket_.get_executor(); }
+// One connection over `Stream`: tcp::socket (HTTP) or tls_stream (HTTPS). The TLS context
+// is held for as long as the stream that uses it.
+template <class Stream>
+class connection_impl final : public connection {
+ public:
+  connection_impl(server_impl& server, tcp::socket socket, std::shared_ptr<asio::ssl::context> tls);
+  ~connection_impl() override;
+
+  void start() override;
+  void close() override;
+  void complete(std::uint64_t seq, http_response response) override;
+  asio::any_io_executor executor() override { return lowest().get_executor(); }
 
  private:
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+  tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
+  std::shared_ptr<connection_impl> shared_self() {
+    return std::static_pointer_cast<connection_impl>(shared_from_this());
+  }
+
   enum class timer_purpose { idle, request, linger };
 
   struct slot {
-    slot(std::uint64_t s, const tcp::socket::executor_type& ex) : seq(s), timer(ex) {}
+    slot(std::uint64_t s, const asio::any_io_executor& ex) : seq(s), timer(ex) {}
     std::uint64_t seq;
     asio::steady_timer timer;  // response timeout
     response_context ctx;
@@ -123,7 +149,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void apply_cors(const http_request& request, response_context& ctx) const;
 
   server_impl& server_;
-  tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_;  // before stream_: outlives it
+  Stream stream_;
   asio::steady_timer read_timer_;
   asio::steady_timer write_timer_;
   std::uint64_t read_timer_gen_ = 0;
@@ -168,6 +195,10 @@ class server_impl final : public http_server {
     }
     tcp::endpoint endpoint;
     if (!resolve(settings_.listen, endpoint, error)) return false;
+    if (!settings_.tls_cert.empty()) {
+      tls_ = load_tls(error);
+      if (!tls_) return false;
+    }
     error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -250,6 +281,61 @@ class server_impl final : public http_server {
   }
 
  private:
+  // A TLS context from the certificate chain and key files, or nullptr with `error` set.
+  std::shared_ptr<asio::ssl::context> load_tls(std::string& error) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    error_code ec;
+    ctx->use_certificate_chain_file(settings_.tls_cert, ec);
+    if (ec) {
+      error = "http.tls.cert: cannot use " + settings_.tls_cert + ": " + ec.message();
+      return nullptr;
+    }
+    ctx->use_private_key_file(settings_.tls_key, asio::ssl::context::pem, ec);
+    if (ec) {
+      error = "http.tls.key: cannot use " + settings_.tls_key + ": " + ec.message();
+      return nullptr;
+    }
+    tls_files_ = tls_files_stamp();
+    return ctx;
+  }
+
+  // Modification times and sizes of the certificate and key files: a change means "re-read".
+  std::string tls_files_stamp() const {
+    std::string stamp;
+    for (const auto* path : {&settings_.tls_cert, &settings_.tls_key}) {
+      struct stat st {};
+      if (::stat(path->c_str(), &st) == 0)
+        stamp += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+                 std::to_string(st.st_size) + ";";
+      else
+        stamp += "-;";
+    }
+    return stamp;
+  }
+
+  // The context new connections use; re-read (at most once a second) when the certificate or
+  // key changed on disk, keeping the one before when the new files do not load. Acceptor
+  // strand only.
+  std::shared_ptr<asio::ssl::context> current_tls() {
+    if (!tls_) return nullptr;
+    auto now = std::chrono::steady_clock::now();
+    if (now - tls_checked_at_ < std::chrono::seconds{1}) return tls_;
+    tls_checked_at_ = now;
+    if (tls_files_stamp() == tls_files_) return tls_;
+    std::string error;
+    if (auto fresh = load_tls(error)) {
+      tls_ = std::move(fresh);
+      if (settings_.on_event) settings_.on_event("TLS certificate and key re-read");
+    } else {
+      tls_files_ = tls_files_stamp();  // report a broken pair once, not on every accept
+      if (settings_.on_event) settings_.on_event(error + "; keeping the certificate loaded before");
+    }
+    return tls_;
+  }
+
   static bool resolve(const std::string& listen, tcp::endpoint& endpoint, std::string& error) {
     auto colon = listen.rfind(':');
     if (colon == std::string::npos) {
@@ -315,10 +401,14 @@ class server_impl final : public http_server {
       return;
     }
     std::shared_ptr<connection> c;
+    auto tls = current_tls();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!stopping_ && connections_.size() < settings_.max_connections) {
-        c = std::make_shared<connection>(*this, std::move(socket));
+        if (tls)
+          c = std::make_shared<connection_impl<tls_stream>>(*this, std::move(socket), std::move(tls));
+        else
+          c = std::make_shared<connection_impl<tcp::socket>>(*this, std::move(socket), nullptr);
         connections_.emplace(c.get(), c);
       }
     }
@@ -334,6 +424,9 @@ class server_impl final : public http_server {
   http_server_settings settings_;
   http_handler handler_;
   std::shared_ptr<gate> gate_;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
+  std::string tls_files_;
+  std::chrono::steady_clock::time_point tls_checked_at_;
   int port_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -349,33 +442,63 @@ class server_impl final : public http_server {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
 
-connection::connection(server_impl& server, tcp::socket socket)
-    : server_(server),
-      socket_(std::move(socket)),
-      read_timer_(socket_.get_executor()),
-      write_timer_(socket_.get_executor()) {}
-
-connection::~connection() { server_.unregister(this); }
-
-void connection::start() {
-  error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
-  start_read();
+template <class Stream>
+Stream make_stream(tcp::socket socket, asio::ssl::context* tls) {
+  if constexpr (std::is_same_v<Stream, tls_stream>)
+    return Stream(std::move(socket), *tls);
+  else
+    return Stream(std::move(socket));
 }
 
-void connection::close() {
+template <class Stream>
+connection_impl<Stream>::connection_impl(server_impl& server, tcp::socket socket,
+                                         std::shared_ptr<asio::ssl::context> tls)
+    : server_(server),
+      tls_(std::move(tls)),
+      stream_(make_stream<Stream>(std::move(socket), tls_.get())),
+      read_timer_(lowest().get_executor()),
+      write_timer_(lowest().get_executor()) {}
+
+template <class Stream>
+connection_impl<Stream>::~connection_impl() { server_.unregister(this); }
+
+template <class Stream>
+void connection_impl<Stream>::start() {
+  error_code ignored;
+  lowest().set_option(tcp::no_delay(true), ignored);
+  if constexpr (is_tls) {
+    // The handshake must finish within the header limit, like a request's first line.
+    arm_read_timer(server_.settings().header_timeout, timer_purpose::linger);
+    stream_.async_handshake(asio::ssl::stream_base::server, [self = shared_self()](const error_code& ec) {
+      if (self->closed_)
+        return;
+      self->disarm_read_timer();
+      if (ec) {  // not TLS, or a client that does not trust us: nothing to answer
+        self->close();
+        return;
+      }
+      self->start_read();
+    });
+  } else {
+    start_read();
+  }
+}
+
+template <class Stream>
+void connection_impl<Stream>::close() {
   if (closed_) return;
   closed_ = true;
   error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  lowest().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest().close(ignored);
   read_timer_.cancel();
   write_timer_.cancel();
   for (auto& s : slots_) s->timer.cancel();
   server_.unregister(this);
 }
 
-void connection::start_read() {
+template <class Stream>
+void connection_impl<Stream>::start_read() {
   if (closed_ || read_stopped_ || reading_ || slots_.size() >= max_pipeline) return;
   reading_ = true;
   parser_.emplace();
@@ -388,16 +511,18 @@ void connection::start_read() {
   }
 }
 
-void connection::wait_first_byte() {
+template <class Stream>
+void connection_impl<Stream>::wait_first_byte() {
   waiting_first_ = true;
   update_idle_timer();
-  socket_.async_read_some(buffer_.prepare(4096),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_self()](const error_code& ec, std::size_t n) {
                             self->on_first_bytes(ec, n);
                           });
 }
 
-void connection::on_first_bytes(const error_code& ec, std::size_t n) {
+template <class Stream>
+void connection_impl<Stream>::on_first_bytes(const error_code& ec, std::size_t n) {
   if (closed_) return;
   waiting_first_ = false;
   if (ec) {
@@ -408,16 +533,18 @@ void connection::on_first_bytes(const error_code& ec, std::size_t n) {
   begin_request();
 }
 
-void connection::begin_request() {
+template <class Stream>
+void connection_impl<Stream>::begin_request() {
   read_timed_out_ = false;
   // From the first byte on, the whole request must arrive within header_timeout.
   arm_read_timer(server_.settings().header_timeout, timer_purpose::request);
   http::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+      stream_, buffer_, *parser_,
+      [self = shared_self()](const error_code& ec, std::size_t) { self->on_header(ec); });
 }
 
-void connection::on_header(const error_code& ec) {
+template <class Stream>
+void connection_impl<Stream>::on_header(const error_code& ec) {
   if (closed_) return;
   if (ec) {
     on_read_error(ec);
@@ -429,8 +556,8 @@ void connection::on_header(const error_code& ec) {
       slots_.empty() && !writing_) {
     static const std::string continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(continue_response),
-                      [self = shared_from_this()](const error_code& e, std::size_t) {
+    asio::async_write(stream_, asio::buffer(continue_response),
+                      [self = shared_self()](const error_code& e, std::size_t) {
                         self->writing_ = false;
                         if (self->closed_) return;
                         if (e) {
@@ -441,11 +568,12 @@ void connection::on_header(const error_code& ec) {
                       });
   }
   http::async_read(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](const error_code& e, std::size_t) { self->on_body(e); });
+      stream_, buffer_, *parser_,
+      [self = shared_self()](const error_code& e, std::size_t) { self->on_body(e); });
 }
 
-void connection::on_body(const error_code& ec) {
+template <class Stream>
+void connection_impl<Stream>::on_body(const error_code& ec) {
   if (closed_) return;
   reading_ = false;
   disarm_read_timer();
@@ -457,7 +585,8 @@ void connection::on_body(const error_code& ec) {
   start_read();
 }
 
-void connection::on_read_error(const error_code& ec) {
+template <class Stream>
+void connection_impl<Stream>::on_read_error(const error_code& ec) {
   reading_ = false;
   waiting_first_ = false;
   read_stopped_ = true;
@@ -481,21 +610,22 @@ void connection::on_read_error(const error_code& ec) {
   // Otherwise on_write closes once the outstanding answers are written.
 }
 
-void connection::dispatch() {
+template <class Stream>
+void connection_impl<Stream>::dispatch() {
   auto message = parser_->release();
   parser_.reset();
 
   http_request request = to_http_request(message);
   {
     error_code ec;
-    auto peer = socket_.remote_endpoint(ec);
+    auto peer = lowest().remote_endpoint(ec);
     if (!ec)
       request.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
   }
   bool head = request.method == "HEAD";
   if (head) request.method = "GET";  // routed as GET, answered without body
 
-  auto s = std::make_shared<slot>(next_seq_++, socket_.get_executor());
+  auto s = std::make_shared<slot>(next_seq_++, lowest().get_executor());
   s->ctx.head_only = head;
   s->ctx.close_after = !message.keep_alive();
   if (s->ctx.close_after) read_stopped_ = true;
@@ -514,7 +644,7 @@ void connection::dispatch() {
   apply_cors(request, s->ctx);
 
   s->timer.expires_after(server_.settings().response_timeout);
-  s->timer.async_wait([self = shared_from_this(), seq = s->seq](const error_code& ec) {
+  s->timer.async_wait([self = shared_self(), seq = s->seq](const error_code& ec) {
     if (!ec) self->complete(seq, json_error(503, "timed out"));
   });
 
@@ -539,7 +669,8 @@ void connection::dispatch() {
   }
 }
 
-void connection::apply_cors(const http_request& request, response_context& ctx) const {
+template <class Stream>
+void connection_impl<Stream>::apply_cors(const http_request& request, response_context& ctx) const {
   auto origin = request.header("origin");
   const auto& allowed = server_.settings().cors_origins;
   if (origin.empty() || allowed.empty()) return;
@@ -549,7 +680,8 @@ void connection::apply_cors(const http_request& request, response_context& ctx) 
   if (ok) ctx.cors_origin = clean_value(origin);
 }
 
-http_response connection::preflight(const http_request& request, response_context& ctx) const {
+template <class Stream>
+http_response connection_impl<Stream>::preflight(const http_request& request, response_context& ctx) const {
   apply_cors(request, ctx);
   http_response response;
   response.status = 204;
@@ -569,14 +701,16 @@ http_response connection::preflight(const http_request& request, response_contex
   return response;
 }
 
-connection::slot* connection::find_slot(std::uint64_t seq) {
+template <class Stream>
+typename connection_impl<Stream>::slot* connection_impl<Stream>::find_slot(std::uint64_t seq) {
   for (auto& s : slots_) {
     if (s->seq == seq) return s.get();
   }
   return nullptr;
 }
 
-void connection::complete(std::uint64_t seq, http_response response) {
+template <class Stream>
+void connection_impl<Stream>::complete(std::uint64_t seq, http_response response) {
   if (closed_) return;
   slot* s = find_slot(seq);
   if (s == nullptr || s->ready) return;  // late: already timed out (503) or written
@@ -586,14 +720,16 @@ void connection::complete(std::uint64_t seq, http_response response) {
   try_write();
 }
 
-void connection::push_error(int status, const std::string& text) {
-  auto s = std::make_shared<slot>(next_seq_++, socket_.get_executor());
+template <class Stream>
+void connection_impl<Stream>::push_error(int status, const std::string& text) {
+  auto s = std::make_shared<slot>(next_seq_++, lowest().get_executor());
   s->ctx.close_after = true;
   slots_.push_back(s);
   complete(s->seq, json_error(status, text));
 }
 
-void connection::try_write() {
+template <class Stream>
+void connection_impl<Stream>::try_write() {
   if (writing_ || closed_ || lingering_ || slots_.empty() || !slots_.front()->ready) return;
   writing_ = true;
   auto s = slots_.front();
@@ -601,15 +737,16 @@ void connection::try_write() {
   const auto& settings = server_.settings();
   write_timer_.expires_after(std::max(settings.idle_timeout, settings.header_timeout));
   auto gen = ++write_timer_gen_;
-  write_timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+  write_timer_.async_wait([self = shared_self(), gen](const error_code& ec) {
     if (!ec && gen == self->write_timer_gen_ && self->writing_) self->close();
   });
   asio::async_write(
-      socket_, asio::buffer(s->bytes),
-      [self = shared_from_this(), s](const error_code& ec, std::size_t) { self->on_write(ec, s); });
+      stream_, asio::buffer(s->bytes),
+      [self = shared_self(), s](const error_code& ec, std::size_t) { self->on_write(ec, s); });
 }
 
-void connection::on_write(const error_code& ec, const std::shared_ptr<slot>& s) {
+template <class Stream>
+void connection_impl<Stream>::on_write(const error_code& ec, const std::shared_ptr<slot>& s) {
   writing_ = false;
   ++write_timer_gen_;
   write_timer_.cancel();
@@ -635,7 +772,8 @@ void connection::on_write(const error_code& ec, const std::shared_ptr<slot>& s) 
   }
 }
 
-void connection::linger() {
+template <class Stream>
+void connection_impl<Stream>::linger() {
   if (reading_) {
     close();
     return;
@@ -643,7 +781,7 @@ void connection::linger() {
   lingering_ = true;
   read_stopped_ = true;
   error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  lowest().shutdown(tcp::socket::shutdown_send, ignored);
   arm_read_timer(
       std::min<std::chrono::milliseconds>(linger_time, server_.settings().header_timeout),
       timer_purpose::linger);
@@ -651,9 +789,10 @@ void connection::linger() {
   drain();
 }
 
-void connection::drain() {
-  socket_.async_read_some(buffer_.prepare(4096),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+template <class Stream>
+void connection_impl<Stream>::drain() {
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_self()](const error_code& ec, std::size_t n) {
                             if (self->closed_) return;
                             self->drained_ += n;
                             if (ec || self->drained_ > linger_bytes) {
@@ -664,7 +803,8 @@ void connection::drain() {
                           });
 }
 
-void connection::update_idle_timer() {
+template <class Stream>
+void connection_impl<Stream>::update_idle_timer() {
   if (!waiting_first_) return;
   if (slots_.empty() && !writing_) {
     const auto& s = server_.settings();
@@ -674,21 +814,24 @@ void connection::update_idle_timer() {
   }
 }
 
-void connection::arm_read_timer(std::chrono::milliseconds d, timer_purpose purpose) {
+template <class Stream>
+void connection_impl<Stream>::arm_read_timer(std::chrono::milliseconds d, timer_purpose purpose) {
   auto gen = ++read_timer_gen_;
   read_timer_.expires_after(d);
-  read_timer_.async_wait([self = shared_from_this(), gen, purpose](const error_code& ec) {
+  read_timer_.async_wait([self = shared_self(), gen, purpose](const error_code& ec) {
     if (ec || gen != self->read_timer_gen_) return;
     self->on_read_timeout(purpose);
   });
 }
 
-void connection::disarm_read_timer() {
+template <class Stream>
+void connection_impl<Stream>::disarm_read_timer() {
   ++read_timer_gen_;
   read_timer_.cancel();
 }
 
-void connection::on_read_timeout(timer_purpose purpose) {
+template <class Stream>
+void connection_impl<Stream>::on_read_timeout(timer_purpose purpose) {
   if (closed_) return;
   if (purpose != timer_purpose::request || writing_) {
     close();  // idle, lingering, or a stalled request behind a write in progress
@@ -697,7 +840,7 @@ void connection::on_read_timeout(timer_purpose purpose) {
   // Cancel the read; on_read_error answers 408 and closes.
   read_timed_out_ = true;
   error_code ignored;
-  socket_.cancel(ignored);
+  lowest().cancel(ignored);
 }
 
 }  // namespace

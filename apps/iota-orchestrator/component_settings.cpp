@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/kubernetes_driver.hpp"
+#include "io/log.hpp"
 #include "io/local_process_driver.hpp"
 
 namespace iota::apps {
@@ -105,6 +106,9 @@ io::http_server_settings http_server_settings_of(const config::settings& cfg,
   hs.body_limit = cfg.http.body_limit;
   hs.cors_origins = cfg.http.cors_origins;
   hs.response_timeout = response_timeout;
+  hs.tls_cert = cfg.http.tls_cert;
+  hs.tls_key = cfg.http.tls_key;
+  hs.on_event = [](const std::string& text) { log::warn("http", text); };
   return hs;
 }
 

@@ -255,10 +255,11 @@ int run_daemon(int argc, char** argv) {
   std::string http_error;
   if (!http->start(http_error)) {
     std::cerr << "http: cannot listen on " << cfg.http.listen << ": " << http_error << "\n";
-    return 1;
+    return cfg.http.tls_cert.empty() ? 1 : 2;  // an unusable certificate is a config error
   }
   started.push("http server", [http] { http->stop(); });
-  log::info("daemon", "dashboard on http://" + cfg.http.listen + "/ (port " +
+  log::info("daemon", std::string{"dashboard on "} + (cfg.http.tls_cert.empty() ? "http" : "https") + "://" +
+                        cfg.http.listen + "/ (port " +
                         std::to_string(http->port()) + ")");
 
   auto intake = std::make_shared<io::notify_intake>(journal, window,
