@@ -9,6 +9,8 @@
 //   IOTA_EXPECT_INSTANCES  instance rows expected in Thing's table after the orchestrate (10)
 //   IOTA_SCREENSHOT        where the screenshot goes (./dashboard.png)
 //   IOTA_CHROMIUM          the browser (/usr/bin/chromium)
+//   IOTA_API_TOKEN         the daemon wants this bearer token for writes: the page must ask
+//                          for it when Orchestrate gets a 401, and send it
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,6 +22,7 @@ const lookupId = process.env.IOTA_LOOKUP_ID;
 const expectInstances = Number(process.env.IOTA_EXPECT_INSTANCES || 10);
 const screenshot = process.env.IOTA_SCREENSHOT || './dashboard.png';
 const executablePath = process.env.IOTA_CHROMIUM || '/usr/bin/chromium';
+const apiToken = process.env.IOTA_API_TOKEN || '';
 const unknownId = 'no-such-thing-00000000-0000-4000-8000-000000000000';
 
 let browser;
@@ -109,6 +112,21 @@ test('dashboard: orchestrate Thing, then look resources up', async () => {
 
   // Orchestrate, and wait for the outcome message (anything but the in-progress text).
   await thing.getByRole('button', { name: 'Orchestrate' }).click();
+  if (apiToken) {
+    // A protected daemon answers 401: the page asks for a token, then sends it as a bearer.
+    const form = page.locator('#auth');
+    await waitUntil('the token form', form.waitFor({ state: 'visible', timeout: WAIT }),
+      async () => JSON.stringify(await page.locator('header').textContent()));
+    assert.match(await page.locator('#auth-why').textContent(), /needs an API token/, 'why the token is asked for');
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/orchestrate') &&
+      r.headers()['authorization'] === `Bearer ${apiToken}`, { timeout: WAIT });
+    await page.locator('#token').fill(apiToken);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await waitUntil('the orchestrate sent again with the bearer token', sent, async () => 'no such request');
+    assert.equal(await form.isVisible(), false, 'the token form is hidden once a token is given');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('iota-api-token')), apiToken,
+      'the token is kept for this tab');
+  }
   const msg = thing.locator('.msg');
   const msgHandle = await msg.elementHandle();
   await waitUntil('the outcome of Orchestrate', page.waitForFunction((e) => {

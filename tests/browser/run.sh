@@ -170,11 +170,14 @@ PY
 lookup_id=$(sed -n 150p "$work/Thing.txt")
 
 http_port=$(free_port)
+# Writes need a bearer token (SPEC 15): the page must ask for it and send it.
+api_token="browser-test-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+printf '# the dashboard test\n%s\n' "$api_token" > "$work/tokens"
 cat > "$work/config.yml" <<CFG
 zookeeper: "127.0.0.1:$zk_port"
 mqtt: { brokers: "mqtt://127.0.0.1:$mqtt_port", clientId: "iota-orchestrator-browser-test", journalDir: ./journal }
 kafka: { brokers: "$kafka" }
-http: { listen: "127.0.0.1:$http_port" }
+http: { listen: "127.0.0.1:$http_port", tokensFile: "$work/tokens" }
 driver: local
 localDriver: { logDir: ./instances, binDir: "$bin" }
 templatesPath: "$root/templates"
@@ -206,6 +209,7 @@ set +e
   cd "$root"
   IOTA_DASHBOARD_URL="$api/" \
   IOTA_LOOKUP_ID="$lookup_id" \
+  IOTA_API_TOKEN="$api_token" \
   IOTA_EXPECT_INSTANCES=10 \
   IOTA_SCREENSHOT="$work/dashboard.png" \
   IOTA_CHROMIUM="$chromium_bin" \
