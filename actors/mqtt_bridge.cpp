@@ -10,7 +10,6 @@
 #include "actors/probe.hpp"
 #include "io/log.hpp"
 #include "io/notify_intake.hpp"
-#include "io/notify_journal.hpp"
 #include "messages/errors.hpp"
 
 namespace iota::actors {
@@ -26,10 +25,9 @@ struct retry_entry {
 struct bridge_state {
   mqtt_bridge_settings cfg;
   std::map<std::string, msg::orchestrator_actor> orchestrators;
-  std::shared_ptr<io::notify_journal> journal;
-  std::shared_ptr<io::intake_window> window;
-  // seq -> orchestrator answers still awaited. Seqs arrive in order, so the journal may be
-  // committed up to just below the lowest one still here.
+  std::shared_ptr<io::notify_settlement> intake;
+  // seq -> orchestrator answers still awaited. Seqs arrive in order, so every notify below the
+  // lowest one still here is durable.
   std::map<std::uint64_t, std::size_t> outstanding;
   std::uint64_t last_seq = 0;
   bool replay_durable = false;
@@ -42,10 +40,12 @@ struct bridge_state {
 
 using self_ptr = msg::mqtt_bridge_actor::stateful_pointer<bridge_state>;
 
-void commit_frontier(self_ptr self) {
+// One notify became durable: its slot goes back and the durable mark moves to just below the
+// lowest notify still awaited.
+void settle_one(self_ptr self) {
   auto& st = self->state;
   auto frontier = st.outstanding.empty() ? st.last_seq : st.outstanding.begin()->first - 1;
-  st.journal->commit(frontier);
+  st.intake->settle(1, frontier);
   if (!st.replay_durable && st.cfg.replay_until > 0 && frontier >= st.cfg.replay_until) {
     st.replay_durable = true;
     if (st.cfg.replay_listener)
@@ -63,9 +63,8 @@ void finish_one(self_ptr self, std::uint64_t seq) {
   if (--it->second > 0)
     return;
   st.outstanding.erase(it);
-  st.window->release();
   st.probe.add("notifies_durable");
-  commit_frontier(self);
+  settle_one(self);
 }
 
 void dispatch(self_ptr self, std::uint64_t seq, const std::string& resource, msg::resource_event ev) {
@@ -109,13 +108,12 @@ void drop(self_ptr self, std::uint64_t seq, model::rejection why, const std::str
 
 msg::mqtt_bridge_actor::behavior_type bridge_behavior(
   self_ptr self, mqtt_bridge_settings cfg, std::map<std::string, msg::orchestrator_actor> orchestrators,
-  std::shared_ptr<io::notify_journal> journal, std::shared_ptr<io::intake_window> window) {
+  std::shared_ptr<io::notify_settlement> intake) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.orchestrators = std::move(orchestrators);
-  st.journal = std::move(journal);
-  st.window = std::move(window);
-  st.last_seq = st.journal->committed();
+  st.intake = std::move(intake);
+  st.last_seq = st.intake->durable_mark();
   return {
     [=](msg::notify_atom, std::uint64_t seq, const std::string& payload) {
       auto& st = self->state;
@@ -147,7 +145,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
     },
     [=](msg::stats_atom) -> msg::actor_stats {
       auto t = self->state.probe.measure("stats");
-      self->state.probe.set("window_in_use", static_cast<std::int64_t>(self->state.window->in_use()));
+      self->state.probe.set("window_in_use", static_cast<std::int64_t>(self->state.intake->in_flight()));
       return self->state.probe.snapshot(self->mailbox().size());
     },
     [=](msg::retry_atom, std::uint64_t id) {
@@ -166,10 +164,8 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
 
 msg::mqtt_bridge_actor spawn_mqtt_bridge(caf::actor_system& sys, mqtt_bridge_settings settings,
                                          std::map<std::string, msg::orchestrator_actor> orchestrators,
-                                         std::shared_ptr<io::notify_journal> journal,
-                                         std::shared_ptr<io::intake_window> window) {
-  return sys.spawn(bridge_behavior, std::move(settings), std::move(orchestrators), std::move(journal),
-                   std::move(window));
+                                         std::shared_ptr<io::notify_settlement> intake) {
+  return sys.spawn(bridge_behavior, std::move(settings), std::move(orchestrators), std::move(intake));
 }
 
 }  // namespace iota::actors

@@ -1,7 +1,8 @@
 #pragma once
 // Parses each notify, routes it by table to the orchestrator of that resource type (or, for a
-// dependency table, as reload-all to each dependent resource), and marks it durable in the
-// journal once every orchestrator it went to has acknowledged. Malformed, unknown-table and
+// dependency table, as reload-all to each dependent resource), and settles it with the intake
+// (its window slot back, the journal's durable mark moved) once every orchestrator it went to
+// has acknowledged. Malformed, unknown-table and
 // unhandled notifies are counted per reason, logged once per reason with a sample, and dropped.
 #include <chrono>
 #include <map>
@@ -15,8 +16,7 @@
 #include "model/notify.hpp"
 
 namespace iota::io {
-class notify_journal;
-class intake_window;
+class notify_settlement;
 }  // namespace iota::io
 
 namespace iota::actors {
@@ -32,7 +32,6 @@ struct mqtt_bridge_settings {
 
 msg::mqtt_bridge_actor spawn_mqtt_bridge(caf::actor_system& sys, mqtt_bridge_settings settings,
                                          std::map<std::string, msg::orchestrator_actor> orchestrators,
-                                         std::shared_ptr<io::notify_journal> journal,
-                                         std::shared_ptr<io::intake_window> window);
+                                         std::shared_ptr<io::notify_settlement> intake);
 
 }  // namespace iota::actors

@@ -34,19 +34,41 @@ class intake_window {
   bool closed_ = false;
 };
 
-class notify_intake {
+// What the consumer of the notifies (the mqtt_bridge) reports back. The intake owns the window
+// and the journal's durable mark: it takes a window slot for each notify it hands on and gives
+// it back here, so flow control has one owner.
+class notify_settlement {
+ public:
+  virtual ~notify_settlement() = default;
+  // The journal's durable mark when the daemon started: the notifies after it are handed on.
+  virtual std::uint64_t durable_mark() const = 0;
+  // `count` notifies handed on became durable in ZooKeeper (or change nothing), and every
+  // notify up to `mark` is durable now. Any thread.
+  virtual void settle(std::size_t count, std::uint64_t mark) = 0;
+  // Handed on and not yet settled.
+  virtual std::size_t in_flight() const = 0;
+};
+
+class notify_intake final : public notify_settlement {
  public:
   using deliver_fn = std::function<void(std::uint64_t seq, std::string payload)>;
   using state_fn = std::function<void(bool connected, const std::string& detail)>;
 
   notify_intake(std::shared_ptr<notify_journal> journal, std::shared_ptr<intake_window> window,
                 std::unique_ptr<mqtt_client> client);
-  ~notify_intake();
+  ~notify_intake() override;
 
   // Hands on `replay` (journal records not yet durable when the daemon last stopped) first,
   // then starts the MQTT client.
   void start(std::vector<journal_record> replay, deliver_fn deliver, state_fn on_state);
   void stop();
+
+  std::uint64_t durable_mark() const override { return journal_->committed(); }
+  void settle(std::size_t count, std::uint64_t mark) override {
+    window_->release(count);
+    journal_->commit(mark);
+  }
+  std::size_t in_flight() const override { return window_->in_use(); }
 
  private:
   std::shared_ptr<notify_journal> journal_;

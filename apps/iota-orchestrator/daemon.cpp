@@ -122,7 +122,6 @@ int run_daemon(int argc, char** argv) {
     std::cerr << "config: " << auth_error << "\n";
     return 2;
   }
-  auto window = std::make_shared<io::intake_window>(cfg.mqtt.window);
   std::string driver_error;
   auto driver = make_driver(cfg, driver_error);
   if (!driver) {
@@ -213,7 +212,11 @@ int run_daemon(int argc, char** argv) {
   for (auto& rec : replay)
     bridge_cfg.replay_until = std::max(bridge_cfg.replay_until, rec.seq);
   bridge_cfg.replay_listener = replay_reconciler;
-  auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, journal, window);
+  // The intake (journal, window, MQTT client) is started only once this daemon leads; the
+  // bridge settles with it what became durable.
+  auto intake = std::make_shared<io::notify_intake>(journal, std::make_shared<io::intake_window>(cfg.mqtt.window),
+                                                    io::make_mqtt_client(mqtt_settings_of(cfg)));
+  auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, intake);
   started.push("mqtt bridge", stop_actor(bridge));
   report_to_stats(bridge);
 
@@ -262,8 +265,6 @@ int run_daemon(int argc, char** argv) {
                         cfg.http.listen + "/ (port " +
                         std::to_string(http->port()) + ")");
 
-  auto intake = std::make_shared<io::notify_intake>(journal, window,
-                                                    io::make_mqtt_client(mqtt_settings_of(cfg)));
   // First to stop: no new notifies; what is journaled but not durable is replayed next start.
   started.push("notify intake", [intake] { intake->stop(); });
   std::atomic<bool> restart{false};

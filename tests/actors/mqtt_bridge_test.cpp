@@ -14,6 +14,7 @@
 #include "fakes/fake_zookeeper_store.hpp"
 #include "io/notify_intake.hpp"
 #include "io/notify_journal.hpp"
+#include "fakes/fake_notify_settlement.hpp"
 #include "model/zk_layout.hpp"
 #include "tests/fixtures/process.hpp"
 
@@ -44,7 +45,8 @@ struct fixture : test::deterministic_system {
     b.routing.resources = {"Thing", "Rule"};
     b.routing.dependents["ProtocolMeta"] = {"Thing"};
     b.routing.dependents["DeviceMeta"] = {"Thing"};
-    bridge = actors::spawn_mqtt_bridge(sys, b, {{"Thing", thing}, {"Rule", rule}}, journal, window);
+    bridge = actors::spawn_mqtt_bridge(sys, b, {{"Thing", thing}, {"Rule", rule}},
+                                       std::make_shared<io::notify_intake>(journal, window, nullptr));
     sched.run();
   }
 
@@ -139,4 +141,39 @@ TEST_CASE_METHOD(fixture, "the journal mark passes a notify only once it is dura
     sched.run();
   CHECK(journal->committed() == 4);
   CHECK(window->in_use() == 0);
+}
+
+TEST_CASE("the bridge settles each notify with the intake, the mark never passing one still awaited",
+          "[mqtt_bridge]") {
+  test::deterministic_system d;
+  auto store = std::make_shared<test::fake_zookeeper_store>();
+  actors::orchestrator_settings s;
+  s.options = model::resource_options{1, 100, 100};
+  s.resource = "Thing";
+  auto thing = actors::spawn_resource_orchestrator(d.sys, s, store, nullptr);
+  auto intake = std::make_shared<test::fake_notify_settlement>(41);  // notifies up to 41 were durable
+  actors::mqtt_bridge_settings b;
+  b.routing.resources = {"Thing"};
+  auto bridge = actors::spawn_mqtt_bridge(d.sys, b, {{"Thing", thing}}, intake);
+  d.sched.run();
+  store->hold = true;  // the first write stays in flight
+  intake->handed_on = 3;
+  d.self->send(bridge, msg::notify_atom::value, std::uint64_t{42}, std::string{R"({"o":"c","t":"Thing","k":{"id":"a"}})"});
+  d.self->send(bridge, msg::notify_atom::value, std::uint64_t{43}, std::string{"not json"});
+  d.self->send(bridge, msg::notify_atom::value, std::uint64_t{44}, std::string{R"({"o":"c","t":"Nope","k":"x"})"});
+  d.sched.run();
+  // The two dropped ones are settled at once, but the mark stays below 42, still awaited.
+  CHECK(intake->settled() == 2);
+  CHECK(intake->marks() == std::vector<std::uint64_t>{41, 41});
+  CHECK(intake->in_flight() == 1);
+  store->hold = false;
+  while (store->release())
+    d.sched.run();
+  d.sched.run();
+  CHECK(intake->settled() == 3);
+  CHECK(intake->marks() == std::vector<std::uint64_t>{41, 41, 44});
+  CHECK(intake->in_flight() == 0);
+  for (auto a : {caf::actor_cast<caf::actor>(thing), caf::actor_cast<caf::actor>(bridge)})
+    d.self->send_exit(a, caf::exit_reason::user_shutdown);
+  d.sched.run();
 }
