@@ -15,6 +15,16 @@ namespace {
 
 using model::orchestration_status;
 
+// Why an orchestrate or a drain cannot start now: another daemon leads, or one runs already.
+std::optional<caf::error> cannot_orchestrate(self_ptr self) {
+  auto& st = self->state;
+  if (!st.leader)
+    return not_leader_refusal(self);
+  if (st.orchestrating)
+    return msg::make_refusal(msg::refusal::busy, "an orchestrate of " + st.cfg.resource + " is already running");
+  return std::nullopt;
+}
+
 internal_actor::behavior_type orchestrator_behavior(
   self_ptr self, orchestrator_settings cfg, std::shared_ptr<io::zookeeper_store> store,
   std::shared_ptr<io::inventory_source> inventory) {
@@ -47,11 +57,8 @@ internal_actor::behavior_type orchestrator_behavior(
       auto t = st.probe.measure("orchestrate");
       if (auto rp = wait_for_startup<orchestration_status>(self, msg::orchestrate_atom::value, req))
         return *rp;
-      if (!st.leader)
-        return not_leader_refusal(self);
-      if (st.orchestrating)
-        return msg::make_refusal(msg::refusal::busy,
-                                 "an orchestrate of " + st.cfg.resource + " is already running");
+      if (auto refusal = cannot_orchestrate(self))
+        return *refusal;
       st.orchestrating = true;
       inventory_waiter w;
       w.options = req.options;
@@ -75,11 +82,8 @@ internal_actor::behavior_type orchestrator_behavior(
       auto t = st.probe.measure("drain");
       if (auto rp = wait_for_startup<orchestration_status>(self, msg::drain_atom::value, victim))
         return *rp;
-      if (!st.leader)
-        return not_leader_refusal(self);
-      if (st.orchestrating)
-        return msg::make_refusal(msg::refusal::busy,
-                                 "an orchestrate of " + st.cfg.resource + " is running");
+      if (auto refusal = cannot_orchestrate(self))
+        return *refusal;
       if (!st.orch.contains(victim))
         return msg::make_refusal(msg::refusal::not_found,
                                  "instance " + std::to_string(victim) + " of " + st.cfg.resource +

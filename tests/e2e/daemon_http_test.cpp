@@ -15,6 +15,7 @@
 
 #include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/http_client.hpp"
+#include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
@@ -24,13 +25,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::vector<std::string> ids(int n, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(prefix + std::to_string(i));
-  return out;
-}
 
 struct api_fixture {
   test::zookeeper_server zk;
@@ -42,8 +36,8 @@ struct api_fixture {
     test::daemon_options o;
     o.zookeeper = zk.hosts();
     o.mqtt_url = broker.url();
-    o.thing_inventory = ids(300, "thing-");
-    o.rule_inventory = ids(200000, "rule-");
+    o.thing_inventory = test::numbered_ids(300, "thing-");
+    o.rule_inventory = test::numbered_ids(200000, "rule-");
     o.cors_origins = {"http://console.example"};
     daemon = std::make_unique<test::daemon_process>(o);
     daemon->start();
@@ -275,13 +269,7 @@ TEST_CASE("a write posted the moment /healthz answers waits for the election and
           "[e2e][http][startup]") {
   test::zookeeper_server zk;
   test::mosquitto_server broker;
-  test::daemon_options o;
-  o.zookeeper = zk.hosts();
-  o.mqtt_url = broker.url();
-  o.thing_inventory = ids(40, "thing-");
-  o.rule_inventory = ids(30, "rule-");
-  o.init_instances = 2;
-  test::daemon_process daemon(o);
+  test::daemon_process daemon(test::small_daemon(zk.hosts(), broker.url(), 40, 30));
   for (int round = 0; round < 2; ++round) {  // a fresh daemon, then one that finds state
     INFO("round " << round);
     daemon.start_serving();  // returns as soon as /healthz answers

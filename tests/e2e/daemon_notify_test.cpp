@@ -11,6 +11,7 @@
 #include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/process.hpp"
+#include "tests/fixtures/zookeeper_reader.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
 using namespace iota;
@@ -23,18 +24,8 @@ const std::string topic = "cm/notify";
 struct e2e {
   test::zookeeper_server zk;
   test::mosquitto_server broker;
-  std::shared_ptr<io::zookeeper_store> reader;
-  std::unique_ptr<test::daemon_process> daemon;
-
-  e2e() {
-    reader = io::make_zookeeper_store(zk.hosts());
-    reader->start();
-    REQUIRE(test::wait_until([&] { return reader->connected(); }, 60s));
-  }
-  ~e2e() {
-    daemon.reset();
-    reader->stop();
-  }
+  test::zookeeper_reader reader{zk.hosts()};
+  std::unique_ptr<test::daemon_process> daemon;  // stopped before the reader closes
 
   void start_daemon(std::size_t batch = 1000) {
     test::daemon_options o;

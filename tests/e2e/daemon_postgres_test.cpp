@@ -15,6 +15,7 @@
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/postgres_server.hpp"
 #include "tests/fixtures/process.hpp"
+#include "tests/fixtures/zookeeper_reader.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
 using namespace iota;
@@ -29,18 +30,8 @@ struct pg_e2e {
   test::zookeeper_server zk;
   test::mosquitto_server broker;
   test::postgres_server pg;
-  std::shared_ptr<io::zookeeper_store> reader;
-  std::unique_ptr<test::daemon_process> daemon;
-
-  pg_e2e() {
-    reader = io::make_zookeeper_store(zk.hosts());
-    reader->start();
-    REQUIRE(test::wait_until([&] { return reader->connected(); }, 60s));
-  }
-  ~pg_e2e() {
-    daemon.reset();
-    reader->stop();
-  }
+  test::zookeeper_reader reader{zk.hosts()};
+  std::unique_ptr<test::daemon_process> daemon;  // stopped before the reader closes
 
   // No `query`: the daemon's default, SELECT id FROM "Thing".
   void start_daemon(const std::string& inventory_yaml) {

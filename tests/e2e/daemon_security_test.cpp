@@ -34,13 +34,6 @@ const std::string token_a = "tok-alpha-7f3c9e21d4";
 const std::string token_b = "tok-bravo-0b8a55c6e2";
 const std::string orchestrate_path = "/v1/api/orchestrations/Thing/orchestrate";
 
-std::vector<std::string> ids(int n, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(prefix + std::to_string(i));
-  return out;
-}
-
 std::vector<std::pair<std::string, std::string>> bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
 }
@@ -55,12 +48,7 @@ struct secured {
 
   explicit secured(std::vector<std::string> http_yaml = {}, std::function<void(test::daemon_options&)> more = {}) {
     test::write_file(tokens_file, "# the platform's gateway\n" + token_a + "\n\n# the operators\n" + token_b + "\n");
-    test::daemon_options o;
-    o.zookeeper = zk.hosts();
-    o.mqtt_url = broker.url();
-    o.thing_inventory = ids(30, "thing-");
-    o.rule_inventory = ids(20, "rule-");
-    o.init_instances = 2;
+    auto o = test::small_daemon(zk.hosts(), broker.url(), 30, 20);
     o.http_yaml = std::move(http_yaml);
     o.http_yaml.push_back("tokensFile: \"" + tokens_file + "\"");
     if (more)
