@@ -33,7 +33,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -51,7 +50,6 @@
 #include <deque>
 #include <mutex>
 #include <string_view>
-#include <sys/stat.h>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -59,6 +57,7 @@
 #include "io/http_beast_request.hpp"
 #include "io/http_codec.hpp"
 #include "io/http_server.hpp"
+#include "io/tls_files.hpp"
 
 namespace iota::io {
 
@@ -196,8 +195,8 @@ class server_impl final : public http_server {
     tcp::endpoint endpoint;
     if (!resolve(settings_.listen, endpoint, error)) return false;
     if (!settings_.tls_cert.empty()) {
-      tls_ = load_tls(error);
-      if (!tls_) return false;
+      tls_.emplace(settings_.tls_cert, settings_.tls_key, settings_.on_event);
+      if (!tls_->load(error)) return false;
     }
     error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
@@ -281,61 +280,6 @@ class server_impl final : public http_server {
   }
 
  private:
-  // A TLS context from the certificate chain and key files, or nullptr with `error` set.
-  std::shared_ptr<asio::ssl::context> load_tls(std::string& error) {
-    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-    error_code ec;
-    ctx->use_certificate_chain_file(settings_.tls_cert, ec);
-    if (ec) {
-      error = "http.tls.cert: cannot use " + settings_.tls_cert + ": " + ec.message();
-      return nullptr;
-    }
-    ctx->use_private_key_file(settings_.tls_key, asio::ssl::context::pem, ec);
-    if (ec) {
-      error = "http.tls.key: cannot use " + settings_.tls_key + ": " + ec.message();
-      return nullptr;
-    }
-    tls_files_ = tls_files_stamp();
-    return ctx;
-  }
-
-  // Modification times and sizes of the certificate and key files: a change means "re-read".
-  std::string tls_files_stamp() const {
-    std::string stamp;
-    for (const auto* path : {&settings_.tls_cert, &settings_.tls_key}) {
-      struct stat st {};
-      if (::stat(path->c_str(), &st) == 0)
-        stamp += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-                 std::to_string(st.st_size) + ";";
-      else
-        stamp += "-;";
-    }
-    return stamp;
-  }
-
-  // The context new connections use; re-read (at most once a second) when the certificate or
-  // key changed on disk, keeping the one before when the new files do not load. Acceptor
-  // strand only.
-  std::shared_ptr<asio::ssl::context> current_tls() {
-    if (!tls_) return nullptr;
-    auto now = std::chrono::steady_clock::now();
-    if (now - tls_checked_at_ < std::chrono::seconds{1}) return tls_;
-    tls_checked_at_ = now;
-    if (tls_files_stamp() == tls_files_) return tls_;
-    std::string error;
-    if (auto fresh = load_tls(error)) {
-      tls_ = std::move(fresh);
-      if (settings_.on_event) settings_.on_event("TLS certificate and key re-read");
-    } else {
-      tls_files_ = tls_files_stamp();  // report a broken pair once, not on every accept
-      if (settings_.on_event) settings_.on_event(error + "; keeping the certificate loaded before");
-    }
-    return tls_;
-  }
-
   static bool resolve(const std::string& listen, tcp::endpoint& endpoint, std::string& error) {
     auto colon = listen.rfind(':');
     if (colon == std::string::npos) {
@@ -401,7 +345,7 @@ class server_impl final : public http_server {
       return;
     }
     std::shared_ptr<connection> c;
-    auto tls = current_tls();
+    auto tls = tls_ ? tls_->current() : nullptr;  // on the acceptor's strand
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!stopping_ && connections_.size() < settings_.max_connections) {
@@ -424,9 +368,7 @@ class server_impl final : public http_server {
   http_server_settings settings_;
   http_handler handler_;
   std::shared_ptr<gate> gate_;
-  std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
-  std::string tls_files_;
-  std::chrono::steady_clock::time_point tls_checked_at_;
+  std::optional<tls_files> tls_;  // empty: plain HTTP
   int port_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
