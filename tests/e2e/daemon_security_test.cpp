@@ -127,7 +127,7 @@ curl_result curl(int port, const std::string& ca, const std::string& method, con
 
 }  // namespace
 
-TEST_CASE("writes need a known bearer token: 401 without, 403 with an unknown one; reads stay open",
+TEST_CASE("writes need a known bearer token (401 without, 403 with an unknown one) and reads stay open",
           "[e2e][http][auth]") {
   secured s;
   auto none = s.call("POST", orchestrate_path, {{"Content-Type", "application/json"}}, "{}");
@@ -184,7 +184,7 @@ TEST_CASE("the tokens file is re-read when it changes", "[e2e][http][auth]") {
   CHECK(s.call("POST", "/v1/api/orchestrations/Rule/reconcile", bearer(token_c), "{}").status == 200);
 }
 
-TEST_CASE("protectReads: reads and /metrics need a token too; /healthz, /readyz and the page do not",
+TEST_CASE("protectReads: reads and /metrics need a token too, but not /healthz, /readyz or the page",
           "[e2e][http][auth]") {
   secured s({"protectReads: true"});
   for (auto path : {"/v1/api/orchestrations/Thing", "/v1/api/stats", "/metrics", "/v1/api/orchestrations"}) {
@@ -221,7 +221,7 @@ TEST_CASE("a listener beyond loopback without tokens stops the daemon at start, 
   CHECK(empty.output.find("http.tokensFile: no token in") != std::string::npos);
 }
 
-TEST_CASE("HTTPS with the configured certificate, re-read when it changes; plain HTTP gets no answer",
+TEST_CASE("HTTPS with the configured certificate, re-read when it changes, and plain HTTP gets no answer",
           "[e2e][http][auth][tls]") {
   test::temp_dir certs("iota-certs");
   auto cert = certs.path() + "/tls.crt", key = certs.path() + "/tls.key";
@@ -333,6 +333,8 @@ TEST_CASE("a flood of wrong tokens costs no memory and accepted requests keep be
   INFO("rss before " << before << " kB, after " << after << " kB");
   CHECK(refused == threads * per_thread);
   CHECK(accepted == tried);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan holds freed memory in quarantine: RSS grows anyway
   CHECK(after < before + 32 * 1024);  // bounded: nothing is kept per refused request
+#endif
   CHECK(s.metric("iota_http_auth_refused_unknown_total{actor=\"http_api\"}", token_a) == 200 + threads * per_thread);
 }
