@@ -333,6 +333,13 @@ msg::http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings
     [=](msg::http_atom, msg::http_call& call) {
       auto t = self->state.probe.measure("http");
       self->state.probe.add("requests");
+      // Every answer is given on this actor (directly or in a response handler), so the
+      // histogram is fed here, from request to answer.
+      call.respond = [self, started = std::chrono::steady_clock::now(), respond = std::move(call.respond)](
+                       io::http_response r) {
+        self->state.probe.observe("http_request_duration", std::chrono::steady_clock::now() - started);
+        respond(std::move(r));
+      };
       route(self, call);
     },
     [=](msg::stats_atom) -> msg::actor_stats {

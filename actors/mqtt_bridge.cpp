@@ -28,7 +28,12 @@ struct bridge_state {
   std::shared_ptr<io::notify_settlement> intake;
   // seq -> orchestrator answers still awaited. Seqs arrive in order, so every notify below the
   // lowest one still here is durable.
-  std::map<std::uint64_t, std::size_t> outstanding;
+  struct awaited {
+    std::size_t answers = 0;                       // orchestrator answers still awaited
+    std::chrono::steady_clock::time_point taken;   // when the notify reached the bridge
+    bool dropped = false;                          // settled without going anywhere
+  };
+  std::map<std::uint64_t, awaited> outstanding;
   std::uint64_t last_seq = 0;
   bool replay_durable = false;
   std::set<model::rejection> reported;  // reasons already logged with a sample
@@ -60,8 +65,10 @@ void finish_one(self_ptr self, std::uint64_t seq) {
   auto it = st.outstanding.find(seq);
   if (it == st.outstanding.end())
     return;
-  if (--it->second > 0)
+  if (--it->second.answers > 0)
     return;
+  if (!it->second.dropped)
+    st.probe.observe("notify_durable_duration", std::chrono::steady_clock::now() - it->second.taken);
   st.outstanding.erase(it);
   st.probe.add("notifies_durable");
   settle_one(self);
@@ -102,7 +109,7 @@ void drop(self_ptr self, std::uint64_t seq, model::rejection why, const std::str
     log::warn("mqtt_bridge", "dropping notifies of kind " + reason + " (counted in stats; logged once), e.g. " +
                                std::to_string(payload.size()) + " bytes: " + sample);
   }
-  st.outstanding.emplace(seq, 1);
+  st.outstanding.emplace(seq, bridge_state::awaited{1, std::chrono::steady_clock::now(), true});
   finish_one(self, seq);
 }
 
@@ -131,7 +138,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
         return;
       }
       auto& actions = std::get<std::vector<model::resource_action>>(routed);
-      st.outstanding.emplace(seq, actions.size());
+      st.outstanding.emplace(seq, bridge_state::awaited{actions.size(), std::chrono::steady_clock::now(), false});
       for (auto& a : actions)
         dispatch(self, seq, a.resource, msg::resource_event{a.kind, std::move(a.ids)});
     },

@@ -248,7 +248,7 @@ void print_mode(const char* mode, const figures& f) {
               static_cast<long long>(counter(st, "batches_refused")),
               static_cast<long long>(counter(st, "events_refused_queue_full")));
   for (auto& h : st.histograms)
-    if (h.name == "multi_latency" && h.count > 0)
+    if (h.name == "zookeeper_multi_duration" && h.count > 0)
       std::printf("  %-9s orchestrator: multi latency mean %.1f ms over %llu multis\n", "",
                   h.sum * 1000 / static_cast<double>(h.count),
                   static_cast<unsigned long long>(h.count));

@@ -30,7 +30,7 @@ typename Inspector::result_type inspect(Inspector& f, handler_figures& x) {
 
 // A latency histogram (Prometheus style: cumulative buckets over upper bounds in seconds).
 struct histogram_figures {
-  std::string name;                  // e.g. "multi_latency"
+  std::string name;                  // e.g. "zookeeper_multi_duration"
   std::vector<double> bounds;        // upper bounds, seconds, ascending (+Inf implied)
   std::vector<std::uint64_t> counts; // per bound, not cumulative; one extra for +Inf
   double sum = 0;                    // seconds

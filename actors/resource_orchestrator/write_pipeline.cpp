@@ -202,7 +202,7 @@ void start_next_batches(self_ptr self) {
 void on_committed(self_ptr self, io::zk_rc rc) {
   auto& st = self->state;
   auto& b = *st.in_flight;
-  st.probe.observe("multi_latency", clock_type::now() - b.multi_started);
+  st.probe.observe("zookeeper_multi_duration", clock_type::now() - b.multi_started);
   if (rc == io::zk_ok) {
     st.probe.add("multis_committed");
     if (++b.committed < b.rendered.multis.size()) {

@@ -165,6 +165,14 @@ TEST_CASE_METHOD(api_fixture, "a second orchestrate while one runs gets 409", "[
 
 TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metrics]") {
   call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 200);
+  // One notify, from the broker until durable: the bridge's histogram counts it.
+  test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"c","t":"Thing","k":{"id":"thing-from-a-notify"}})"});
+  CHECK(test::wait_until(
+    [&] {
+      return call("GET", "/metrics").body.find(R"(iota_notify_durable_duration_seconds_count{actor="mqtt_bridge"} 1)") !=
+             std::string::npos;
+    },
+    60s));
   auto stats = call_json("GET", "/v1/api/stats", 200);
   std::set<std::string> actors;
   for (auto& a : stats["actors"])
@@ -210,9 +218,11 @@ TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metri
   CHECK(samples > 20);
   CHECK(types["iota_actor_messages_received_total"] == "counter");
   CHECK(types["iota_resources"] == "gauge");
-  CHECK(types["iota_multi_latency_seconds"] == "histogram");
+  CHECK(types["iota_zookeeper_multi_duration_seconds"] == "histogram");
+  CHECK(types["iota_notify_durable_duration_seconds"] == "histogram");
+  CHECK(types["iota_http_request_duration_seconds"] == "histogram");
   CHECK(histogram_parts == std::set<std::string>{"_bucket", "_sum", "_count"});
-  CHECK(m.body.find(R"(iota_multi_latency_seconds_bucket{actor="resource_orchestrator/Thing",le="+Inf"})") !=
+  CHECK(m.body.find(R"(iota_zookeeper_multi_duration_seconds_bucket{actor="resource_orchestrator/Thing",le="+Inf"})") !=
         std::string::npos);
 }
 
