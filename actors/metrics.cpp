@@ -11,13 +11,16 @@ namespace iota::actors {
 
 namespace {
 
-// Domain counters that are levels, not running totals.
-const std::set<std::string> gauges = {"instances",          "resources",      "queued_events",
-                                      "in_flight",          "broker_connected", "window_in_use",
-                                      "journal_committed"};
+// Domain counters that are levels, not running totals (Prometheus gauges: no _total).
+const std::set<std::string> gauges = {"instances",        "resources",     "queued_events",     "in_flight",
+                                      "broker_connected", "window_in_use", "journal_committed", "leader",
+                                      "leads_all",        "maintenance",   "consumer_healthy"};
 
 bool is_gauge(const std::string& name) {
-  return gauges.count(name) != 0 || (name.size() > 4 && name.compare(name.size() - 4, 4, "_max") == 0);
+  if (gauges.count(name) != 0 || (name.size() > 4 && name.compare(name.size() - 4, 4, "_max") == 0))
+    return true;
+  // The leader actor's "leader_<Resource>" (1 while this daemon leads it); its changes count.
+  return name.rfind("leader_", 0) == 0 && name.rfind("leader_changes_", 0) != 0;
 }
 
 std::string label_value(const std::string& v) {

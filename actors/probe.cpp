@@ -52,10 +52,7 @@ std::int64_t actor_probe::get(const char* counter) const {
 }
 
 void actor_probe::observe(const char* what, std::chrono::nanoseconds d) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
   std::string base{what};
-  auto& mx = counters_[counter_of((base + "_us_max").c_str())].second;
-  mx = std::max<std::int64_t>(mx, us);
   auto it = std::find_if(histograms_.begin(), histograms_.end(),
                          [&](const msg::histogram_figures& h) { return h.name == base; });
   if (it == histograms_.end()) {

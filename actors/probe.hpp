@@ -36,8 +36,8 @@ class actor_probe {
   void add(const char* counter, std::int64_t delta = 1);
   void set(const char* counter, std::int64_t value);
   std::int64_t get(const char* counter) const;
-  // Durations (e.g. ZooKeeper multi latency): count, total and max in microseconds as
-  // counters, and a histogram.
+  // A duration (e.g. one ZooKeeper multi) into the histogram `what`: Prometheus buckets in
+  // seconds, with their count and sum.
   void observe(const char* what, std::chrono::nanoseconds d);
 
   msg::actor_stats snapshot(std::uint64_t mailbox) const;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 #include <thread>
+#include <fstream>
 #include <future>
 #include <map>
 #include <sstream>
@@ -224,6 +225,14 @@ TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metri
   CHECK(histogram_parts == std::set<std::string>{"_bucket", "_sum", "_count"});
   CHECK(m.body.find(R"(iota_zookeeper_multi_duration_seconds_bucket{actor="resource_orchestrator/Thing",le="+Inf"})") !=
         std::string::npos);
+
+  // Prometheus' own linter finds nothing to complain about (Debian package prometheus).
+  test::temp_dir dir("iota-promtool");
+  std::ofstream(dir.path() + "/metrics.txt") << m.body;
+  auto lint = test::run_command({"bash", "-c", "promtool check metrics < \"$0\"", dir.path() + "/metrics.txt"});
+  INFO("promtool check metrics: " << lint.output);
+  CHECK(lint.exit_code == 0);
+  CHECK(lint.output.empty());
 }
 
 TEST_CASE_METHOD(api_fixture, "dashboard, static files, CORS and bad requests", "[e2e][http]") {
