@@ -14,6 +14,7 @@
 #include "io/log.hpp"
 #include "io/static_files.hpp"
 #include "messages/errors.hpp"
+#include "model/bearer_auth.hpp"
 #include "model/rest_input.hpp"
 #include "model/status.hpp"
 #include "model/zk_layout.hpp"
@@ -376,7 +377,7 @@ io::http_handler make_http_handler(msg::http_api_actor api, std::string static_r
     if (auth)
       if (auto refused = auth->check(req, who))
         return respond(std::move(*refused));
-    if (req.method != "GET")  // the audit trail of writes: who, from where, what
+    if (model::is_write(req.method))  // the audit trail of writes: who, from where, what
       log::info("audit", req.method + " " + req.target + " by " + who + " from " +
                            (req.peer.empty() ? std::string{"?"} : req.peer));
     caf::anon_send(api, msg::http_atom::value, msg::http_call{std::move(req), std::move(respond)});

@@ -31,7 +31,6 @@ struct bridge_state {
   struct awaited {
     std::size_t answers = 0;                       // orchestrator answers still awaited
     std::chrono::steady_clock::time_point taken;   // when the notify reached the bridge
-    bool dropped = false;                          // settled without going anywhere
   };
   std::map<std::uint64_t, awaited> outstanding;
   std::uint64_t last_seq = 0;
@@ -67,8 +66,7 @@ void finish_one(self_ptr self, std::uint64_t seq) {
     return;
   if (--it->second.answers > 0)
     return;
-  if (!it->second.dropped)
-    st.probe.observe("notify_durable_duration", std::chrono::steady_clock::now() - it->second.taken);
+  st.probe.observe("notify_durable_duration", std::chrono::steady_clock::now() - it->second.taken);
   st.outstanding.erase(it);
   st.probe.add("notifies_durable");
   settle_one(self);
@@ -109,8 +107,8 @@ void drop(self_ptr self, std::uint64_t seq, model::rejection why, const std::str
     log::warn("mqtt_bridge", "dropping notifies of kind " + reason + " (counted in stats; logged once), e.g. " +
                                std::to_string(payload.size()) + " bytes: " + sample);
   }
-  st.outstanding.emplace(seq, bridge_state::awaited{1, std::chrono::steady_clock::now(), true});
-  finish_one(self, seq);
+  st.probe.add("notifies_durable");  // nothing to wait for: settled at once
+  settle_one(self);
 }
 
 msg::mqtt_bridge_actor::behavior_type bridge_behavior(
@@ -138,7 +136,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
         return;
       }
       auto& actions = std::get<std::vector<model::resource_action>>(routed);
-      st.outstanding.emplace(seq, bridge_state::awaited{actions.size(), std::chrono::steady_clock::now(), false});
+      st.outstanding.emplace(seq, bridge_state::awaited{actions.size(), std::chrono::steady_clock::now()});
       for (auto& a : actions)
         dispatch(self, seq, a.resource, msg::resource_event{a.kind, std::move(a.ids)});
     },

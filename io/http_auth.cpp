@@ -1,9 +1,6 @@
 #include "io/http_auth.hpp"
 
-#include <sys/stat.h>
-
-#include <nlohmann/json.hpp>
-
+#include "io/file_stamp.hpp"
 #include "io/files.hpp"
 #include "io/log.hpp"
 
@@ -16,24 +13,11 @@ constexpr auto refusal_log_period = std::chrono::seconds{10};  // a flood of ref
 constexpr const char* component = "http_auth";
 
 model::http_response refusal(int status, const std::string& text) {
-  model::http_response r;
-  r.status = status;
-  r.body = nlohmann::json{{"error", text}}.dump();
+  auto r = model::json_error(status, text);
   if (status == 401)
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
-
-bool stat_of(const std::string& path, std::int64_t& mtime_ns, std::int64_t& size) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return false;
-  mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  size = static_cast<std::int64_t>(st.st_size);
-  return true;
-}
-
-bool is_write(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
 
 }  // namespace
 
@@ -51,11 +35,7 @@ std::shared_ptr<http_auth> http_auth::make(http_auth_settings settings, std::str
 
 bool http_auth::reload(std::string& error) {
   const auto& path = settings_.tokens_file;
-  std::int64_t mtime = 0, size = 0;
-  if (!stat_of(path, mtime, size)) {
-    error = "http.tokensFile: cannot read " + path;
-    return false;
-  }
+  stamp_ = file_stamp(path);  // a pair that fails is reported once, not on every look
   auto text = read_file(path);
   if (!text) {
     error = "http.tokensFile: cannot read " + path;
@@ -66,8 +46,6 @@ bool http_auth::reload(std::string& error) {
     error = "http.tokensFile: no token in " + path + " (one per line; '#' starts a comment)";
     return false;
   }
-  file_mtime_ns_ = mtime;
-  file_size_ = size;
   tokens_ = std::make_shared<const std::vector<model::bearer_token>>(std::move(parsed));
   return true;
 }
@@ -77,17 +55,16 @@ std::shared_ptr<const std::vector<model::bearer_token>> http_auth::tokens() {
   auto now = std::chrono::steady_clock::now();
   if (now - checked_at_ >= recheck_period) {
     checked_at_ = now;
-    std::int64_t mtime = 0, size = 0;
-    bool present = stat_of(settings_.tokens_file, mtime, size);
-    if (present && (mtime != file_mtime_ns_ || size != file_size_)) {
+    auto seen = file_stamp(settings_.tokens_file);
+    if (!seen.empty() && seen != stamp_) {
       std::string error;
       if (reload(error))
         log::info(component, "tokens file " + settings_.tokens_file + " re-read: " +
                                std::to_string(tokens_->size()) + " tokens");
       else
         log::warn(component, error + "; keeping the " + std::to_string(tokens_->size()) + " tokens read before");
-    } else if (!present && file_size_ >= 0) {
-      file_size_ = -1;  // warn once; the tokens read before stay in force
+    } else if (seen.empty() && !stamp_.empty()) {
+      stamp_.clear();  // warn once; the tokens read before stay in force
       log::warn(component, "tokens file " + settings_.tokens_file + " is gone; keeping the tokens read before");
     }
   }
@@ -97,7 +74,7 @@ std::shared_ptr<const std::vector<model::bearer_token>> http_auth::tokens() {
 std::optional<model::http_response> http_auth::check(const model::http_request& request, std::string& who) {
   who = "anonymous";
   if (settings_.tokens_file.empty()) {
-    if (is_write(request.method))
+    if (model::is_write(request.method))
       accepted_writes_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
@@ -109,7 +86,7 @@ std::optional<model::http_response> http_auth::check(const model::http_request& 
       return std::nullopt;
     case model::auth_outcome::accepted:
       who = "token " + d.token_name;
-      if (is_write(request.method))
+      if (model::is_write(request.method))
         accepted_writes_.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
     case model::auth_outcome::missing:

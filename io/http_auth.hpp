@@ -44,8 +44,7 @@ class http_auth {
   std::mutex mutex_;
   std::shared_ptr<const std::vector<model::bearer_token>> tokens_;
   std::chrono::steady_clock::time_point checked_at_;
-  std::int64_t file_mtime_ns_ = 0;
-  std::int64_t file_size_ = -1;
+  std::string stamp_;  // io/file_stamp of the tokens file last read ("" once it is gone)
   std::chrono::steady_clock::time_point refusal_logged_at_;
   std::uint64_t refusals_unlogged_ = 0;
   std::atomic<std::uint64_t> refused_missing_{0};

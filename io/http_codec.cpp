@@ -7,16 +7,6 @@
 
 namespace iota::io {
 
-http_response json_error(int status, const std::string& text) {
-  http_response response;
-  response.status = status;
-  response.content_type = "application/json";
-  // replace: a message quoting client input must not throw on invalid UTF-8.
-  response.body = nlohmann::json{{"error", text}}.dump(-1, ' ', false,
-                                                       nlohmann::json::error_handler_t::replace);
-  return response;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

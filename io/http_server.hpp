@@ -50,7 +50,6 @@ class http_server {
 
 std::unique_ptr<http_server> make_http_server(http_server_settings settings, http_handler handler);
 
-// {"error":"<text>"} with the given status.
-http_response json_error(int status, const std::string& text);
+using model::json_error;
 
 }  // namespace iota::io

@@ -1,6 +1,6 @@
 #include "io/tls_files.hpp"
 
-#include <sys/stat.h>
+#include "io/file_stamp.hpp"
 
 namespace iota::io {
 
@@ -27,18 +27,7 @@ std::shared_ptr<ssl::context> tls_files::make(std::string& error) const {
   return ctx;
 }
 
-std::string tls_files::stamp() const {
-  std::string out;
-  for (const auto* path : {&cert_, &key_}) {
-    struct stat st {};
-    if (::stat(path->c_str(), &st) == 0)
-      out += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-             std::to_string(st.st_size) + ";";
-    else
-      out += "-;";
-  }
-  return out;
-}
+std::string tls_files::stamp() const { return file_stamp(cert_) + ";" + file_stamp(key_); }
 
 bool tls_files::load(std::string& error) {
   stamp_ = stamp();

@@ -51,8 +51,12 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+bool is_write(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
 bool needs_token(std::string_view method, std::string_view path, bool protect_reads) {
-  if (method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE")
+  if (is_write(method))
     return true;
   if (method == "OPTIONS")
     return false;

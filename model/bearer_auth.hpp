@@ -25,7 +25,10 @@ std::optional<std::string_view> bearer_of(std::string_view authorization);
 // Equality whose time depends only on the lengths, not on where the texts differ.
 bool same_secret(std::string_view a, std::string_view b);
 
-// Writes (any POST, PUT, PATCH, DELETE) always; reads of the API and /metrics when
+// POST, PUT, PATCH and DELETE: the methods that change things.
+bool is_write(std::string_view method);
+
+// Writes always; reads of the API and /metrics when
 // `protect_reads`; /healthz, /readyz and preflights never.
 bool needs_token(std::string_view method, std::string_view path, bool protect_reads);
 

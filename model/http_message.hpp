@@ -33,4 +33,7 @@ struct http_response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
 
+// {"error":"<text>"} with the given status (invalid UTF-8 in the text is replaced).
+http_response json_error(int status, const std::string& text);
+
 }  // namespace iota::model

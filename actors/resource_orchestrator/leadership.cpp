@@ -50,9 +50,9 @@ caf::error not_leader_refusal(self_ptr self) {
                                           : "the leader is " + who));
 }
 
-void answer_reads(std::vector<std::function<void()>>& reads) {
-  auto now = std::move(reads);
-  reads.clear();
+void run_waiting(std::vector<std::function<void()>>& waiting) {
+  auto now = std::move(waiting);
+  waiting.clear();
   for (auto& f : now)
     f();
 }
@@ -149,7 +149,7 @@ void check_started(self_ptr self) {
   if (st.leader ? !st.loaded : st.leader_data.empty())
     return;
   st.started = true;
-  answer_reads(st.startup_writes);
+  run_waiting(st.startup_writes);
 }
 
 // The start-up wait is over undecided: waiting writes are answered as things stand (a
@@ -162,7 +162,7 @@ void end_startup_wait(self_ptr self) {
   if (!st.startup_writes.empty())
     log_warn(self, std::to_string(st.startup_writes.size()) + " writes waited " +
                      std::to_string(st.cfg.startup_wait.count()) + " ms for the election and load; answering them now");
-  answer_reads(st.startup_writes);
+  run_waiting(st.startup_writes);
 }
 
 }  // namespace iota::actors::orchestrator

@@ -100,12 +100,12 @@ void on_fetched(self_ptr self, model::fetched_instances& read) {
   st.refetch = false;
   if (read.rc != io::zk_ok) {
     log_warn(self, "reading " + st.root + " failed: " + io::zk_error_text(read.rc) + "; retrying");
-    answer_reads(st.reads_current);  // from the cache rather than not at all
+    run_waiting(st.reads_current);  // from the cache rather than not at all
     if (again) {
       std::swap(st.reads_current, st.reads_next);
       fetch(self);
     } else {
-      answer_reads(st.reads_next);
+      run_waiting(st.reads_next);
       retry_later(self);
     }
     return;
@@ -129,7 +129,7 @@ void on_fetched(self_ptr self, model::fetched_instances& read) {
     st.repairs.clear();  // a follower writes nothing; the leader repairs on its own load
   st.loaded = true;
   st.loaded_session = st.session;
-  answer_reads(st.reads_current);
+  run_waiting(st.reads_current);
   if (again) {  // this result may predate what we must see: read once more before acting
     std::swap(st.reads_current, st.reads_next);
     fetch(self);

@@ -177,7 +177,8 @@ bool add_fence(self_ptr self, std::vector<model::zk_op>& ops);
 bool fence_failed(io::zk_rc rc, const std::vector<io::zk_rc>& results);
 std::string leader_name(const std::string& data);
 caf::error not_leader_refusal(self_ptr self);
-void answer_reads(std::vector<std::function<void()>>& reads);
+// Runs (and clears) what waited for a moment: reads for a fetch, writes for start-up.
+void run_waiting(std::vector<std::function<void()>>& waiting);
 void follower_read(self_ptr self, std::function<void()> answer);
 void become_follower(self_ptr self, const std::string& why);
 void become_leader(self_ptr self, const std::string& fence_path);
