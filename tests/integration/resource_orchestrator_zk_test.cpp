@@ -53,8 +53,14 @@ std::pair<io::zk_rc, std::string> get(io::zookeeper_store& s, const std::string&
 }
 
 // Reads every instance as a fresh orchestrator would and checks nothing is duplicated.
+// After a server restart this client may still be reconnecting: a read then fails with
+// connection loss, and is tried again until it answers.
 model::orchestration read_back(io::zookeeper_store& s) {
-  auto f = fetch(s);
+  model::fetched_instances f;
+  REQUIRE(test::wait_until([&] {
+    f = fetch(s);
+    return f.rc != io::zk_connection_loss;
+  }, 60s));
   REQUIRE(f.rc == io::zk_ok);
   REQUIRE(f.problems.empty());
   std::vector<std::string> problems;
@@ -74,6 +80,7 @@ struct zk_fixture {
   caf::actor_system sys;
   std::shared_ptr<io::zookeeper_store> store;  // the orchestrator's
   std::shared_ptr<io::zookeeper_store> reader;  // an outside client
+  std::vector<msg::orchestrator_actor> spawned;
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
     c.set("logger.file-verbosity", caf::atom("quiet"));
@@ -87,6 +94,9 @@ struct zk_fixture {
   }
 
   ~zk_fixture() {
+    // Also when a REQUIRE failed half-way: the actor system's destructor waits for them.
+    for (auto& a : spawned)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     store->stop();
     reader->stop();
   }
@@ -102,6 +112,7 @@ struct zk_fixture {
     auto inv = std::make_shared<fixed_inventory>();
     inv->ids = std::move(inventory);
     auto a = actors::spawn_resource_orchestrator(sys, s, store, inv);
+    spawned.push_back(a);
     store->start();  // idempotent once started
     return a;
   }
