@@ -56,6 +56,7 @@ struct leader_state {
   std::uint64_t disconnects = 0;  // tags the disconnect timer
   bool leads_all = false;
   bool leads_all_known = false;
+  bool suspended = false;
   actor_probe probe{"leader"};
   static inline const char* name = "leader";
 };
@@ -343,12 +344,27 @@ void on_step(self_ptr self, std::size_t i, std::uint64_t gen, step s, int rc, st
   }
 }
 
+void set_suspended(self_ptr self, bool suspended, const std::string& why) {
+  auto& st = self->state;
+  if (st.suspended == suspended)
+    return;
+  st.suspended = suspended;
+  st.probe.set("suspended", suspended ? 1 : 0);
+  if (suspended)
+    st.probe.add("suspensions");
+  log::warn("leader", (suspended ? "suspended: " : "resumed: ") + why);
+  if (st.cfg.on_suspended)
+    st.cfg.on_suspended(suspended);
+}
+
 void on_session(self_ptr self, io::session_state s, std::int64_t session) {
   auto& st = self->state;
   switch (s) {
     case io::session_state::connected:
       st.connected = true;
       ++st.disconnects;
+      if (session == st.session)
+        set_suspended(self, false, "back in the same ZooKeeper session: its election znodes stand");
       st.session = session;
       for (std::size_t i = 0; i < st.elections.size(); ++i) {
         auto& e = st.elections[i];
@@ -363,11 +379,14 @@ void on_session(self_ptr self, io::session_state s, std::int64_t session) {
         else
           check(self, i);
       }
+      set_suspended(self, false, "a new ZooKeeper session");  // after stepping down: the daemon restarts
       return;
     case io::session_state::connecting: {
       st.connected = false;
       auto tag = ++st.disconnects;
-      self->delayed_send(self, st.cfg.session_timeout, msg::retry_atom::value, tag);
+      // The client noticed the silence two thirds of a session timeout after the last answer
+      // (or at once, on a reset): a third more, and ZooKeeper may be about to expire it.
+      self->delayed_send(self, st.cfg.session_timeout / 3, msg::retry_atom::value, tag);
       return;
     }
     case io::session_state::expired:
@@ -378,6 +397,7 @@ void on_session(self_ptr self, io::session_state s, std::int64_t session) {
         st.elections[i].creating = false;
         step_down(self, i, "ZooKeeper session expired");
       }
+      set_suspended(self, false, "the ZooKeeper session expired");
       return;
   }
 }
@@ -421,12 +441,12 @@ internal_actor::behavior_type leader_behavior(
       auto t = self->state.probe.measure("election");
       on_step(self, static_cast<std::size_t>(i), gen, s, rc, text, list);
     },
-    [=](msg::retry_atom, std::uint64_t tag) {  // still disconnected a session timeout later
+    [=](msg::retry_atom, std::uint64_t tag) {  // still disconnected about a session timeout later
       auto& st = self->state;
-      if (st.connected || tag != st.disconnects)
+      if (st.connected || tag != st.disconnects || !st.leads_all)
         return;
-      for (std::size_t i = 0; i < st.elections.size(); ++i)
-        step_down(self, i, "disconnected from ZooKeeper for a session timeout");
+      set_suspended(self, true, "disconnected from ZooKeeper for about a session timeout; "
+                                "writes wait (fenced), workers keep running, the notify intake pauses");
     },
   };
 }

@@ -10,9 +10,13 @@
 // fresh for refusals (a read, once per change). The leader watches its own znode. The token
 // (unique per daemon process) finds znodes a create left behind when its outcome was unknown
 // (connection loss), which are removed. On session expiry the znodes are gone: the election
-// is joined again with new ones. Disconnected longer than the session timeout, the daemon
-// steps down at once (ZooKeeper has expired the session by then and may have elected another
-// daemon; the client only learns of the expiry when it reconnects).
+// is joined again with new ones. Disconnected from ZooKeeper for about a session timeout
+// (the client notices a silent link after two thirds of it; a third more), a daemon that leads
+// every type is *suspended*: it keeps its election znodes, its workers and its orchestrators
+// (whose writes are fenced and fail while the link is down), and the daemon pauses its MQTT
+// intake, so that if ZooKeeper did expire the session and elected another daemon, the two do
+// not take the broker session from each other. Back in the same session (a ZooKeeper quorum
+// lost and regained keeps sessions), it resumes; told the session expired, it steps down.
 //
 // One MQTT session serves every type, so leadership of all types should sit with one daemon:
 // a daemon that does not lead the first configured type gives up the other types it leads
@@ -41,11 +45,14 @@ struct leader_settings {
   std::vector<std::string> resources;  // in configured order; the first leads the others
   std::string data;                    // this daemon's znode data, e.g. {"daemon":..,"http":..}
   std::string token;                   // unique per daemon process; "" = host-pid-random
-  std::chrono::milliseconds session_timeout{10000};  // step down when disconnected this long
+  std::chrono::milliseconds session_timeout{10000};  // suspended when disconnected about this long
   std::chrono::milliseconds retry_delay{1000};
   std::string root{model::election_root};
   // Called from the actor when "leads every type" changes; must not block.
   std::function<void(bool leads_all)> on_leads_all;
+  // Called from the actor when this daemon, leading every type, is suspended (true) and when
+  // it is back in the same session (false); must not block.
+  std::function<void(bool suspended)> on_suspended;
 };
 
 // Spawns the actor and registers it for the store's session events (works whether or not

@@ -38,9 +38,8 @@ std::size_t intake_window::in_use() const {
 }
 
 notify_intake::notify_intake(std::shared_ptr<notify_journal> journal,
-                             std::shared_ptr<intake_window> window,
-                             std::unique_ptr<mqtt_client> client)
-    : journal_(std::move(journal)), window_(std::move(window)), client_(std::move(client)) {}
+                             std::shared_ptr<intake_window> window, client_factory make_client)
+    : journal_(std::move(journal)), window_(std::move(window)), make_client_(std::move(make_client)) {}
 
 notify_intake::~notify_intake() { stop(); }
 
@@ -52,8 +51,16 @@ void notify_intake::start(std::vector<journal_record> replay, deliver_fn deliver
     window_->acquire();
     deliver(r.seq, std::move(r.payload));
   }
+  deliver_ = std::move(deliver);
+  on_state_ = std::move(on_state);
+  start_client();
+}
+
+void notify_intake::start_client() {
   auto journal = journal_;
   auto window = window_;
+  auto deliver = deliver_;
+  client_ = make_client_();
   client_->start(
     [journal, window, deliver](mqtt_message m) {
       // Journal first: once this returns, the broker may forget the message.
@@ -74,7 +81,22 @@ void notify_intake::start(std::vector<journal_record> replay, deliver_fn deliver
         return;
       deliver(seq, std::move(m.payload));
     },
-    std::move(on_state));
+    on_state_);
+}
+
+void notify_intake::pause() {
+  if (!client_)
+    return;
+  client_->stop();
+  client_.reset();
+  if (on_state_)
+    on_state_(false, "paused");
+}
+
+void notify_intake::resume() {
+  if (client_ || !deliver_)
+    return;
+  start_client();
 }
 
 void notify_intake::stop() {

@@ -54,13 +54,21 @@ class notify_intake final : public notify_settlement {
   using deliver_fn = std::function<void(std::uint64_t seq, std::string payload)>;
   using state_fn = std::function<void(bool connected, const std::string& detail)>;
 
+  // A new client per connection: one for start(), one for every resume().
+  using client_factory = std::function<std::unique_ptr<mqtt_client>()>;
+
   notify_intake(std::shared_ptr<notify_journal> journal, std::shared_ptr<intake_window> window,
-                std::unique_ptr<mqtt_client> client);
+                client_factory make_client);
   ~notify_intake() override;
 
   // Hands on `replay` (journal records not yet durable when the daemon last stopped) first,
   // then starts the MQTT client.
   void start(std::vector<journal_record> replay, deliver_fn deliver, state_fn on_state);
+  // Disconnects from the broker, which queues the session's notifies meanwhile; what was
+  // handed on stays in flight and settles as usual. resume() connects again (same session).
+  // From the thread that started it.
+  void pause();
+  void resume();
   void stop();
 
   std::uint64_t durable_mark() const override { return journal_->committed(); }
@@ -72,8 +80,13 @@ class notify_intake final : public notify_settlement {
 
  private:
   std::shared_ptr<notify_journal> journal_;
+  void start_client();
+
   std::shared_ptr<intake_window> window_;
+  client_factory make_client_;
   std::unique_ptr<mqtt_client> client_;
+  deliver_fn deliver_;
+  state_fn on_state_;
 };
 
 }  // namespace iota::io

@@ -215,7 +215,7 @@ int run_daemon(int argc, char** argv) {
   // The intake (journal, window, MQTT client) is started only once this daemon leads; the
   // bridge settles with it what became durable.
   auto intake = std::make_shared<io::notify_intake>(journal, std::make_shared<io::intake_window>(cfg.mqtt.window),
-                                                    io::make_mqtt_client(mqtt_settings_of(cfg)));
+                                                    [mqtt = mqtt_settings_of(cfg)] { return io::make_mqtt_client(mqtt); });
   auto bridge = actors::spawn_mqtt_bridge(sys, bridge_cfg, orchestrators, intake);
   started.push("mqtt bridge", stop_actor(bridge));
   report_to_stats(bridge);
@@ -232,6 +232,7 @@ int run_daemon(int argc, char** argv) {
     std::mutex m;
     std::condition_variable cv;
     bool leads_all = false;
+    bool suspended = false;
     bool stop = false;
   };
   auto leading = std::make_shared<leadership_signal>();
@@ -241,6 +242,13 @@ int run_daemon(int argc, char** argv) {
     {
       std::lock_guard<std::mutex> g{leading->m};
       leading->leads_all = all;
+    }
+    leading->cv.notify_all();
+  };
+  ls.on_suspended = [leading](bool suspended) {
+    {
+      std::lock_guard<std::mutex> g{leading->m};
+      leading->suspended = suspended;
     }
     leading->cv.notify_all();
   };
@@ -291,8 +299,25 @@ int run_daemon(int argc, char** argv) {
       [bridge](bool connected, const std::string& detail) {
         caf::anon_send(bridge, msg::mqtt_state_atom::value, connected, detail);
       });
+    // Suspended (ZooKeeper away for about a session timeout, SPEC 10): the intake pauses, so
+    // that a daemon elected meanwhile gets the broker session alone; workers keep running.
     std::unique_lock<std::mutex> lk{leading->m};
-    leading->cv.wait(lk, [&] { return leading->stop || !leading->leads_all; });
+    bool paused = false;
+    for (;;) {
+      leading->cv.wait(lk, [&] { return leading->stop || !leading->leads_all || leading->suspended != paused; });
+      if (leading->stop || !leading->leads_all)
+        break;
+      paused = leading->suspended;
+      lk.unlock();
+      if (paused) {
+        log::warn("daemon", "ZooKeeper away for about a session timeout: pausing the notify intake");
+        intake->pause();
+      } else {
+        log::info("daemon", "ZooKeeper back in the same session, still leading: resuming the notify intake");
+        intake->resume();
+      }
+      lk.lock();
+    }
     if (leading->stop)
       return;
     log::warn("daemon", "leadership lost: stopping and starting again as a candidate");

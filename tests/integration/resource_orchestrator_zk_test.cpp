@@ -18,6 +18,7 @@
 #include "model/planner.hpp"
 #include "model/zk_layout.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
+#include "tests/fixtures/fault_proxy.hpp"
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/process.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
@@ -377,4 +378,35 @@ TEST_CASE_METHOD(zk_fixture,
     CHECK(inst.reload_times >= 1);  // every instance was touched by some batch
   }
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(zk_fixture,
+                 "connection loss during a multi whose outcome is unknown: re-read, no id placed twice or lost",
+                 "[integration][zookeeper][orchestrator][faults]") {
+  // The orchestrator's link goes through a proxy that lets its multi reach the server but
+  // holds the answer, then cuts the link: the multi committed, the orchestrator cannot know.
+  test::fault_proxy proxy{zk.port()};
+  store = io::make_zookeeper_store(proxy.address(), 6s);
+  auto ids = uuids(200, 17);
+  auto a = spawn(settings());
+  event_sender sender{sys};
+  for (std::size_t i = 0; i < 100; ++i)
+    sender.send(a, model::action_kind::create, {ids[i]});
+  REQUIRE(sender.wait_acks(100));
+
+  proxy.freeze_answers();
+  for (std::size_t i = 100; i < 200; ++i)
+    sender.send(a, model::action_kind::create, {ids[i]});
+  // Committed (an outside reader sees it) while its answer is held: the outcome is unknown.
+  REQUIRE(test::wait_until([&] { return read_back(*reader).resources() > 100; }, 60s));
+  CHECK(sender.t->acks == 100);
+  proxy.cut();
+  proxy.pass();
+  REQUIRE(sender.wait_acks(200));
+  CHECK(sender.t->errors == 0);
+  CHECK(counter(a, "write_interrupted") >= 1);
+  auto zkstate = read_back(*reader);  // its from_instances finds an id placed twice
+  CHECK(zkstate.resources() == 200);
+  for (auto& id : ids)
+    CHECK(zkstate.where(id).has_value());
 }
