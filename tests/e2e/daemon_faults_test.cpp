@@ -8,6 +8,7 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <signal.h>
 #include <thread>
 
@@ -231,4 +232,178 @@ TEST_CASE("a ZooKeeper ensemble loses its leader, then its quorum for 20 s, mid-
   CHECK(daemon.count_in_log("restarting (exec)") == 0);
   CHECK(daemon.count_in_log("suspended: disconnected from ZooKeeper") == 1);
   CHECK(daemon.count_in_log("resumed: back in the same ZooKeeper session") == 1);
+}
+
+namespace {
+
+// One multi in ZooKeeper's transaction log: its zxid, the session that sent it, and whether
+// it landed (a multi whose check or any op failed is logged with "error" sub-transactions).
+struct logged_multi {
+  std::uint64_t zxid = 0;
+  std::string session;
+  bool landed = false;
+};
+
+// Every multi in the server's transaction logs, in zxid order, read with ZooKeeper's own
+// TxnLogToolkit (Debian's zookeeper.jar).
+std::vector<logged_multi> multis_in_log(const std::string& data_dir) {
+  std::vector<logged_multi> out;
+  auto logs = test::run_command({"sh", "-c", "ls " + data_dir + "/version-2/log.*"});
+  std::istringstream files{logs.output};
+  std::regex line{R"(session 0x([0-9a-f]+) cxid 0x[0-9a-f]+ zxid 0x([0-9a-f]+) multi (.*))"};
+  for (std::string file; std::getline(files, file);) {
+    auto dump = test::run_command({"java", "-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+                                   "org.apache.zookeeper.server.persistence.TxnLogToolkit", file});
+    REQUIRE(dump.exit_code == 0);
+    std::istringstream text{dump.output};
+    for (std::string l; std::getline(text, l);) {
+      std::smatch m;
+      if (!std::regex_search(l, m, line))
+        continue;
+      out.push_back({std::stoull(m[2].str(), nullptr, 16), m[1].str(), m[3].str().find("error:") == std::string::npos});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.zxid < b.zxid; });
+  return out;
+}
+
+bool leads(test::daemon_process& d) {
+  auto r = test::http_request(d.http_port(), "GET", "/v1/api/orchestrations/Thing");
+  auto j = json::parse(r.body, nullptr, false);
+  return r.status == 200 && j.is_object() && j.contains("leader") && j["leader"].value("self", false);
+}
+
+int resources_of(test::daemon_process& d) {
+  auto j = json::parse(test::http_request(d.http_port(), "GET", "/v1/api/orchestrations/Thing").body, nullptr, false);
+  return j.is_object() ? j.value("resources", -1) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("a leading daemon partitioned from ZooKeeper past its session timeout: the standby takes over and "
+          "applies the notifies, the deposed leader lands no write after the new leader's first and steps down",
+          "[e2e][faults][partition]") {
+  test::zookeeper_server zk;
+  test::mosquitto_server broker;
+  test::fault_proxy link{zk.port()};  // the first daemon's only way to ZooKeeper
+  test::daemon_options o;
+  o.mqtt_url = broker.url();
+  o.with_rule = false;
+  o.init_instances = 2;
+  o.thing_inventory = test::numbered_ids(50, "thing-");
+  o.extra_yaml = test::local_driver_yaml;
+  auto oa = o, ob = o;
+  oa.zookeeper = link.address();
+  ob.zookeeper = zk.hosts();
+  test::daemon_process a{oa};
+  test::daemon_process b{ob};
+  a.start();
+  b.start_serving();
+  REQUIRE(test::wait_until([&] { return leads(a); }, 60s));
+  CHECK_FALSE(leads(b));
+  REQUIRE(test::http_request(a.http_port(), "POST", "/v1/api/orchestrations/Thing/orchestrate").status == 200);
+
+  notify_stream stream{broker.url(), "stream", {a.dir() + "/Thing.txt", b.dir() + "/Thing.txt"}};
+  REQUIRE(test::wait_until([&] { return resources_of(a) > 100; }, 60s));
+
+  // The partition: bytes held both ways, sockets open, past the session timeout (10 s).
+  link.freeze(120s);
+  auto cut = clock_type::now();
+  REQUIRE(test::wait_until([&] { return leads(b); }, 90s));
+  std::printf("partition: the standby led %.1f s after the link froze\n", seconds_since(cut));
+  CHECK(a.count_in_log("suspended: disconnected from ZooKeeper") == 1);
+  auto taken = resources_of(b);
+  REQUIRE(test::wait_until([&] { return resources_of(b) > taken + 50; }, 60s));  // the new leader applies
+  stream.stop();
+  REQUIRE(stream.failure().empty());
+
+  // The link heals: the deposed leader learns its session expired, steps down and starts
+  // again as a candidate (no workers, no notify intake).
+  link.pass();
+  REQUIRE(test::wait_until([&] { return a.count_in_log("restarting (exec)") == 1; }, 90s));
+  REQUIRE(test::wait_until([&] {
+    auto r = test::http_request(a.http_port(), "GET", "/v1/api/orchestrations/Thing");
+    auto j = json::parse(r.body, nullptr, false);
+    return r.status == 200 && j.is_object() && j.contains("leader") && j["leader"].contains("self") &&
+           !j["leader"].value("self", true);
+  }, 90s));
+  CHECK(test::wait_until([&] { return worker_pids(a.pid()).empty(); }, 60s));
+
+  auto published = stream.ids();
+  auto total = static_cast<int>(50 + published.size());
+  REQUIRE(test::wait_until([&] { return resources_of(b) == total; }, 120s));
+  auto p = read_placement(zk.hosts());
+  CHECK(p.problems.empty());
+  CHECK(p.state.resources() == static_cast<std::size_t>(total));
+  for (auto& id : published)
+    CHECK(p.state.where(id).has_value());
+
+  // From ZooKeeper's transaction log: the landed multis come from one session, then from
+  // another, never back (the deposed leader's late multis, if any reached the server, failed
+  // on the fence check and landed nothing).
+  auto multis = multis_in_log(zk.dir() + "/data");
+  std::vector<std::string> writers;  // the sessions of landed multis, one entry per run
+  for (auto& m : multis)
+    if (m.landed && (writers.empty() || writers.back() != m.session))
+      writers.push_back(m.session);
+  INFO("landed multis: " << multis.size());
+  REQUIRE(writers.size() == 2);
+  CHECK(writers[0] != writers[1]);
+  std::size_t landed_by_first = 0, landed_after_second_began = 0;
+  bool second_began = false;
+  for (auto& m : multis) {
+    if (!m.landed)
+      continue;
+    second_began = second_began || m.session == writers[1];
+    landed_by_first += m.session == writers[0] ? 1 : 0;
+    landed_after_second_began += second_began && m.session == writers[0] ? 1 : 0;
+  }
+  CHECK(landed_by_first > 0);
+  CHECK(landed_after_second_began == 0);
+}
+
+TEST_CASE("failover at the default 6 s session: a standby accepts writes within seconds of kill -9 of the "
+          "leader, and within about a second of a clean stop",
+          "[e2e][faults][failover]") {
+  test::zookeeper_server zk;
+  test::mosquitto_server broker;
+  test::daemon_options o;
+  o.zookeeper = zk.hosts();
+  o.zookeeper_session_timeout = "6s";  // the shipped default, which the failover time follows
+  o.mqtt_url = broker.url();
+  o.with_rule = false;
+  o.init_instances = 2;
+  o.thing_inventory = test::numbered_ids(50, "thing-");
+  o.extra_yaml = test::local_driver_yaml;
+  test::daemon_process a{o};
+  test::daemon_process b{o};
+  a.start();
+  b.start_serving();
+  REQUIRE(test::wait_until([&] { return leads(a); }, 60s));
+  auto orchestrate = [](test::daemon_process& d) {
+    return test::http_request(d.http_port(), "POST", "/v1/api/orchestrations/Thing/orchestrate", {}, {}, 30s).status;
+  };
+  REQUIRE(orchestrate(a) == 200);
+  CHECK(orchestrate(b) == 503);
+
+  // kill -9: the standby waits for ZooKeeper to expire the dead leader's session.
+  a.kill();
+  auto killed = clock_type::now();
+  REQUIRE(test::wait_until([&] { return orchestrate(b) == 200; }, 60s));
+  auto after_kill = seconds_since(killed);
+
+  // A clean stop resigns: its election znode goes with its closed session at once.
+  a.start_serving();
+  REQUIRE(test::wait_until([&] { return test::http_request(a.http_port(), "GET", "/readyz").status == 200; }, 60s));
+  CHECK(orchestrate(a) == 503);
+  auto stopped = clock_type::now();  // the stop itself counts: it resigns on its way out
+  b.stop();
+  REQUIRE(test::wait_until([&] { return orchestrate(a) == 200; }, 60s));
+  auto after_stop = seconds_since(stopped);
+
+  std::printf("failover (session 6 s): writes accepted %.1f s after kill -9 of the leader, %.1f s after a clean stop\n",
+              after_kill, after_stop);
+  // Generous bounds for a loaded CI machine; the figures themselves go to bench/README.md.
+  CHECK(after_kill < 20);
+  CHECK(after_stop < 10);
 }
