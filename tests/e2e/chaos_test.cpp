@@ -1,8 +1,10 @@
-// Chaos end to end (issue 10): two daemons, ZooKeeper, mosquitto, PostgreSQL, the Kafka
-// stand-in and local reference workers, all on loopback. A producer commits 20,000
-// create/delete changes to the PostgreSQL table "Thing" and publishes the matching notifies to
-// cm/notify after each commit, while the test kills -9 the leader daemon (and restarts it),
-// restarts ZooKeeper, restarts mosquitto and kills -9 workers, at points drawn from a printed
+// Chaos end to end (issues 10, 17): two daemons, a three-server ZooKeeper ensemble (each daemon
+// reaching it through its own fault proxies), mosquitto, PostgreSQL, the Kafka stand-in and
+// local reference workers, all on loopback. A producer commits 20,000 create/delete changes to
+// the PostgreSQL table "Thing" and publishes the matching notifies to cm/notify after each
+// commit, while the test kills -9 the leader daemon (and restarts it), kills ZooKeeper members
+// (one, or two at once: quorum lost), freezes one daemon's links to ZooKeeper (a partition),
+// restarts mosquitto and kills -9 workers, at points drawn from a printed
 // seed (IOTA_CHAOS_SEED=<n> replays one). At the end, after one reconcile on the leader:
 // the placed ids are exactly the table's ids, every id is on exactly one instance, no instance
 // is over capacity, every instance has a live, heart-beating worker serving exactly its ids,
@@ -39,9 +41,11 @@
 #include "io/zookeeper_store.hpp"
 #include "model/zk_layout.hpp"
 #include "tests/fixtures/e2e_support.hpp"
+#include "tests/fixtures/fault_proxy.hpp"
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/live_ids.hpp"
 #include "tests/fixtures/postgres_server.hpp"
+#include "tests/fixtures/zookeeper_ensemble.hpp"
 
 using namespace iota;
 using namespace std::chrono_literals;
@@ -498,12 +502,21 @@ class producer {
 
 // ---- faults ----------------------------------------------------------------------------------
 
-enum class fault_kind { leader_kill, zookeeper_restart, mosquitto_restart, worker_kill };
+enum class fault_kind {
+  leader_kill,
+  zookeeper_member_restart,
+  zookeeper_quorum_loss,
+  zookeeper_link_freeze,
+  mosquitto_restart,
+  worker_kill
+};
 
 const char* fault_name(fault_kind k) {
   switch (k) {
     case fault_kind::leader_kill: return "leader kill -9 + restart";
-    case fault_kind::zookeeper_restart: return "ZooKeeper restart";
+    case fault_kind::zookeeper_member_restart: return "ZooKeeper member kill -9 + restart";
+    case fault_kind::zookeeper_quorum_loss: return "ZooKeeper quorum loss (two of three killed)";
+    case fault_kind::zookeeper_link_freeze: return "a daemon's ZooKeeper links frozen";
     case fault_kind::mosquitto_restart: return "mosquitto restart";
     case fault_kind::worker_kill: return "worker kill -9";
   }
@@ -516,7 +529,8 @@ struct fault {
   std::chrono::milliseconds downtime;
 };
 
-// 2-3 leader kills (down 0-3 s), 1-2 ZooKeeper restarts (down 0.5-4 s), 1-2 mosquitto
+// 2-3 leader kills (down 0-3 s), 1-2 ZooKeeper member restarts (down 0.5-4 s), one quorum
+// loss (down 3-12 s), 1-2 link freezes of one daemon (2-15 s), 1-2 mosquitto
 // restarts (down 0.3-2 s), 2-4 worker kills, each between 5% and 90% of the changes.
 std::vector<fault> draw_faults(std::mt19937_64& rng) {
   std::vector<fault> out;
@@ -527,7 +541,9 @@ std::vector<fault> draw_faults(std::mt19937_64& rng) {
                      std::chrono::milliseconds{std::uniform_int_distribution<int>(down_lo_ms, down_hi_ms)(rng)}});
   };
   add(fault_kind::leader_kill, 2, 3, 0, 3000);
-  add(fault_kind::zookeeper_restart, 1, 2, 500, 4000);
+  add(fault_kind::zookeeper_member_restart, 1, 2, 500, 4000);
+  add(fault_kind::zookeeper_quorum_loss, 1, 1, 3000, 12000);
+  add(fault_kind::zookeeper_link_freeze, 1, 2, 2000, 15000);  // past the 10 s session, or not
   add(fault_kind::mosquitto_restart, 1, 2, 300, 2000);
   add(fault_kind::worker_kill, 2, 4, 0, 0);
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.at_change < b.at_change; });
@@ -543,7 +559,10 @@ void write_template(const std::string& dir, const std::string& status_dir) {
 }
 
 struct chaos_stack {
-  test::zookeeper_server zk;
+  test::zookeeper_ensemble zk;
+  // Each daemon reaches each ensemble member through its own proxy (a link freeze holds all
+  // three of one daemon's links: a partition of that daemon from ZooKeeper).
+  std::map<char, std::vector<std::unique_ptr<test::fault_proxy>>> links;
   test::mosquitto_server broker{true};
   test::kafka_mock kafka;
   test::postgres_server pg;
@@ -562,8 +581,8 @@ struct chaos_stack {
         sql += (j > i ? "," : "") + std::string("(") + sql_quote(inventory[j]) + ")";
       pg.exec(sql);
     }
-    a = make_daemon();
-    b = make_daemon();
+    a = make_daemon('A');
+    b = make_daemon('B');
   }
 
   // IOTA_CHAOS_LOG_DIR=<dir>: the daemons' logs are copied there (they go with the temp dirs).
@@ -580,9 +599,12 @@ struct chaos_stack {
   // where its C client would only log reconnect attempts).
   std::unique_ptr<zk_reader> reader() { return std::make_unique<zk_reader>(zk.hosts()); }
 
-  std::unique_ptr<test::daemon_process> make_daemon() {
+  std::unique_ptr<test::daemon_process> make_daemon(char name) {
     test::daemon_options o;
-    o.zookeeper = zk.hosts();
+    for (std::size_t i = 0; i < zk.size(); ++i) {
+      links[name].push_back(std::make_unique<test::fault_proxy>(zk.client_port(i)));
+      o.zookeeper += (i ? "," : "") + links[name].back()->address();
+    }
     o.mqtt_url = broker.url();
     o.templates_dir = work.path();
     o.init_instances = 3;
@@ -686,7 +708,8 @@ placement compare(const std::vector<znode_instance>& instances, const std::set<s
 
 }  // namespace
 
-TEST_CASE("chaos: leader kills, ZooKeeper and mosquitto restarts, worker kills during 20,000 changes",
+TEST_CASE("chaos: leader kills, ZooKeeper member kills, quorum loss, link freezes, mosquitto restarts, worker "
+          "kills during 20,000 changes",
           "[e2e][chaos]") {
   test_start = clock_type::now();
   const std::uint64_t seed = chaos_seed();
@@ -762,14 +785,44 @@ TEST_CASE("chaos: leader kills, ZooKeeper and mosquitto restarts, worker kills d
         say(std::string("  daemon ") + l + " restarted (pid " + std::to_string(d.pid()) + ")");
         break;
       }
-      case fault_kind::zookeeper_restart:
-        what << ", down " << f.downtime.count() << " ms";
+      case fault_kind::zookeeper_member_restart: {
+        auto m = std::uniform_int_distribution<std::size_t>(0, s.zk.size() - 1)(rng);
+        what << ": member " << m + 1 << (s.zk.mode(m) == "leader" ? " (the leader)" : "") << ", down "
+             << f.downtime.count() << " ms";
         say(what.str());
-        s.zk.stop();
+        s.zk.kill(m);
         std::this_thread::sleep_for(f.downtime);
-        s.zk.start();
-        say("  ZooKeeper back");
+        s.zk.start(m);
+        REQUIRE(s.zk.wait_for_quorum(120s));
+        say("  ZooKeeper member back");
         break;
+      }
+      case fault_kind::zookeeper_quorum_loss: {
+        auto keep = std::uniform_int_distribution<std::size_t>(0, s.zk.size() - 1)(rng);
+        what << ": all but member " << keep + 1 << ", down " << f.downtime.count() << " ms";
+        say(what.str());
+        for (std::size_t m = 0; m < s.zk.size(); ++m)
+          if (m != keep)
+            s.zk.kill(m);
+        std::this_thread::sleep_for(f.downtime);
+        for (std::size_t m = 0; m < s.zk.size(); ++m)
+          s.zk.start(m);
+        REQUIRE(s.zk.wait_for_quorum(120s));
+        say("  ZooKeeper quorum back");
+        break;
+      }
+      case fault_kind::zookeeper_link_freeze: {
+        char l = std::uniform_int_distribution<int>(0, 1)(rng) ? 'A' : 'B';
+        what << ": daemon " << l << ", for " << f.downtime.count() << " ms";
+        say(what.str());
+        for (auto& p : s.links[l])
+          p->freeze(f.downtime + 60s);  // the bound is a safety net; pass() below ends it
+        std::this_thread::sleep_for(f.downtime);
+        for (auto& p : s.links[l])
+          p->pass();
+        say("  links of daemon " + std::string(1, l) + " pass again");
+        break;
+      }
       case fault_kind::mosquitto_restart:
         what << ", down " << f.downtime.count() << " ms";
         say(what.str());
