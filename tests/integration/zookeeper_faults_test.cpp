@@ -91,7 +91,7 @@ TEST_CASE("a three-server ensemble: its leader killed, another leads; two down, 
   CHECK(s.store->session_id() == session);
 }
 
-TEST_CASE("the fault proxy holds frozen bytes, passes them after, and a cut makes the client reconnect",
+TEST_CASE("the fault proxy holds frozen bytes, passes them after, slows them, and a cut makes the client reconnect",
           "[integration][zookeeper][faults][proxy]") {
   test::zookeeper_server zk;
   test::fault_proxy proxy{zk.port()};
@@ -117,6 +117,13 @@ TEST_CASE("the fault proxy holds frozen bytes, passes them after, and a cut make
   proxy.pass();
   REQUIRE(answered.wait_for(60s) == std::future_status::ready);
   CHECK(answered.get() == io::zk_ok);
+
+  // Slowed: every chunk waits 300 ms each way.
+  proxy.slow(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(set_once(*store, "/probe", "slow", 30s) == io::zk_ok);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 600ms);
+  proxy.pass();
 
   proxy.cut();
   CHECK(test::wait_until([&] { return connects.load() >= 2 && store->connected(); }, 60s));
