@@ -6,6 +6,9 @@
 
 #include <unistd.h>
 
+#include <future>
+
+#include <caf/scoped_actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -452,6 +455,30 @@ internal_actor::behavior_type leader_behavior(
 }
 
 }  // namespace
+
+void resign(caf::actor_system& sys, const msg::leader_actor& leader, io::zookeeper_store& store,
+            std::chrono::milliseconds bound) {
+  std::vector<msg::leadership> held;
+  {
+    caf::scoped_actor self{sys};
+    self->request(leader, bound, msg::status_atom::value)
+      .receive([&](std::vector<msg::leadership>& l) { held = std::move(l); }, [](caf::error&) {});
+    self->send_exit(leader, caf::exit_reason::user_shutdown);
+    self->wait_for(leader);
+  }
+  std::vector<std::future<void>> removed;
+  for (auto& l : held) {
+    if (!l.leader || l.fence_path.empty())
+      continue;
+    auto done = std::make_shared<std::promise<void>>();
+    removed.push_back(done->get_future());
+    log::info("leader", "resigning: removing " + l.fence_path);
+    store.remove(l.fence_path, -1, [done](io::zk_rc) { done->set_value(); });
+  }
+  auto until = std::chrono::steady_clock::now() + bound;
+  for (auto& f : removed)
+    f.wait_until(until);
+}
 
 std::string make_leader_token() {
   char host[256] = {0};

@@ -61,6 +61,13 @@ msg::leader_actor spawn_leader(caf::actor_system& sys, leader_settings settings,
                                std::shared_ptr<io::zookeeper_store> store,
                                std::map<std::string, msg::orchestrator_actor> orchestrators);
 
+// A clean stop's hand-over (SPEC 10: a standby leads within about a second): stops the leader
+// actor (so that it does not join again) and removes the election znodes this daemon leads
+// with, waiting at most `bound`; the standby's watch fires at once instead of when the stop
+// has finished stopping the workers. Blocks: the daemon's main thread calls it, never an actor.
+void resign(caf::actor_system& sys, const msg::leader_actor& leader, io::zookeeper_store& store,
+            std::chrono::milliseconds bound);
+
 // "host-pid-random": [A-Za-z0-9.-] only.
 std::string make_leader_token();
 

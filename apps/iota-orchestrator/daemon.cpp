@@ -273,6 +273,10 @@ int run_daemon(int argc, char** argv) {
                         cfg.http.listen + "/ (port " +
                         std::to_string(http->port()) + ")");
 
+  // Second to stop: hand leadership over before the workers and the rest are stopped.
+  started.push("election (resign)", [&sys, leader, store] {
+    actors::resign(sys, leader, *store, std::chrono::seconds{2});
+  });
   // First to stop: no new notifies; what is journaled but not durable is replayed next start.
   started.push("notify intake", [intake] { intake->stop(); });
   std::atomic<bool> restart{false};

@@ -399,14 +399,15 @@ TEST_CASE("failover at the default 6 s session: a standby accepts writes within 
   a.start_serving();
   REQUIRE(test::wait_until([&] { return test::http_request(a.http_port(), "GET", "/readyz").status == 200; }, 60s));
   CHECK(orchestrate(a) == 503);
-  auto stopped = clock_type::now();  // the stop itself counts: it resigns on its way out
-  b.stop();
+  auto stopped = clock_type::now();
+  ::kill(b.pid(), SIGTERM);  // not b.stop(), which also waits for its workers to be stopped
   REQUIRE(test::wait_until([&] { return orchestrate(a) == 200; }, 60s));
   auto after_stop = seconds_since(stopped);
+  b.stop();
 
   std::printf("failover (session 6 s): writes accepted %.1f s after kill -9 of the leader, %.1f s after a clean stop\n",
               after_kill, after_stop);
   // Generous bounds for a loaded CI machine; the figures themselves go to bench/README.md.
   CHECK(after_kill < 20);
-  CHECK(after_stop < 10);
+  CHECK(after_stop < 5);
 }
