@@ -1,5 +1,7 @@
 #include "actors/http_api.hpp"
 
+#include "actors/decision_log.hpp"
+
 #include <ctime>
 
 #include <caf/actor_system.hpp>
@@ -261,6 +263,20 @@ void route(self_ptr self, msg::http_call& call) {
             [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }
+  if (seg.size() == 3 && seg[2] == "events") {  // SPEC 14: the decision history
+    if (!get)
+      return respond(method_not_allowed("GET"));
+    std::string error;
+    auto filter = model::parse_decision_filter(req.query, error);
+    if (!filter)
+      return respond(io::json_error(400, error));
+    if (!filter->resource.empty() && st.cfg.resources.count(filter->resource) == 0)
+      return respond(io::json_error(404, "unknown resource " + json(filter->resource).dump()));
+    auto events = st.cfg.history ? st.cfg.history->query(*filter) : std::vector<model::decision>{};
+    io::http_response r;
+    r.body = R"({"events":)" + model::to_json(events) + "}";
+    return respond(std::move(r));
+  }
   if (seg.size() == 3 && seg[2] == "orchestrations") {  // the resource types (for the dashboard)
     if (!get)
       return respond(method_not_allowed("GET"));
@@ -308,9 +324,17 @@ void route(self_ptr self, msg::http_call& call) {
   if (seg.size() == 6 && seg[5] == "instances") {  // GET /:resource/:id/instances
     if (!get)
       return respond(method_not_allowed("GET"));
-    self->request(res.orchestrator, timeout, msg::lookup_atom::value, seg[4])
-      .then([respond](model::instance_id id) { respond(json_response(200, {{"runIn", std::to_string(id)}})); },
-            [respond](caf::error& e) { respond(error_response(e)); });
+    self->request(res.orchestrator, timeout, msg::why_atom::value, seg[4])
+      .then(
+        [respond, history = st.cfg.history, resource = seg[3], id = seg[4]](model::instance_id where,
+                                                                             std::uint64_t decided_by) {
+          // SPEC 14: the decisions that put it there, newest first.
+          auto why = history ? history->about(resource, id, decided_by) : std::vector<model::decision>{};
+          io::http_response r;
+          r.body = R"({"runIn":)" + json(std::to_string(where)).dump() + R"(,"history":)" + model::to_json(why) + "}";
+          respond(std::move(r));
+        },
+        [respond](caf::error& e) { respond(error_response(e)); });
     return;
   }
   if (seg.size() == 7 && seg[4] == "instances" && seg[6] == "drain") {

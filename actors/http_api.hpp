@@ -15,6 +15,8 @@
 
 namespace iota::actors {
 
+class decision_log;
+
 struct api_resource {
   msg::orchestrator_actor orchestrator;
   std::string instance_name;          // pods are "<instanceName>-<id>"
@@ -28,6 +30,7 @@ struct http_api_settings {
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds orchestrate_timeout{std::chrono::minutes{10}};
   std::shared_ptr<io::http_auth> auth;  // its refusals are reported with this actor's figures
+  std::shared_ptr<decision_log> history;  // SPEC 14: GET /v1/api/events and the lookup's history
 };
 
 msg::http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings settings);

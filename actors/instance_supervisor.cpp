@@ -1,5 +1,7 @@
 #include "actors/instance_supervisor.hpp"
 
+#include "actors/decision_log.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -44,6 +46,7 @@ struct supervisor_state {
   operation op = operation::none;
   std::uint64_t op_id = 0;               // tags driver callbacks and timers
   std::optional<msg::restart_cause> pending;  // a restart asked for while busy
+  std::string pending_detail;
   bool stopping = false;
   bool ensured = false;                  // the first look at the pod is done
 
@@ -60,7 +63,7 @@ struct supervisor_state {
 using self_ptr = internal_actor::stateful_pointer<supervisor_state>;
 
 
-void begin_restart(self_ptr self, msg::restart_cause cause);
+void begin_restart(self_ptr self, msg::restart_cause cause, const std::string& detail);
 
 // Runs a driver call whose result comes back as a done message tagged with a new op id.
 void driver_call(self_ptr self, operation op, bool create) {
@@ -109,24 +112,39 @@ void react_to_phase(self_ptr self, io::pod_phase p, const std::string& detail) {
         break;
       }
       log::warn(st.log_name, "pod " + st.ref.pod_name() + " is missing; creating it");
-      begin_restart(self, msg::restart_cause::missing);
+      begin_restart(self, msg::restart_cause::missing, "pod " + st.ref.pod_name() + " is missing");
       break;
     default:
       log::warn(st.log_name, "pod " + st.ref.pod_name() + " is " +
                                    std::string{io::to_string(p)} +
                                    (detail.empty() ? "" : " (" + detail + ")") + "; restarting it");
-      begin_restart(self, msg::restart_cause::phase);
+      begin_restart(self, msg::restart_cause::phase,
+                    "pod " + st.ref.pod_name() + " is " + std::string{io::to_string(p)} +
+                      (detail.empty() ? "" : " (" + detail + ")"));
   }
 }
 
 void start_removal(self_ptr self) { driver_call(self, operation::removing, false); }
 
-void begin_restart(self_ptr self, msg::restart_cause cause) {
+// SPEC 14: a restart or a backoff, with its cause.
+void decide(self_ptr self, const std::string& kind, const std::string& cause, const std::string& detail) {
+  auto& st = self->state;
+  model::decision d;
+  d.resource = st.ref.resource;
+  d.kind = kind;
+  d.instance = std::to_string(st.ref.id);
+  d.cause = cause;
+  d.detail = detail;
+  record(st.cfg.history.get(), std::move(d));
+}
+
+void begin_restart(self_ptr self, msg::restart_cause cause, const std::string& detail) {
   auto& st = self->state;
   if (st.stopping)
     return;
   if (st.op != operation::none && st.op != operation::checking) {
     st.pending = cause;  // one restart at a time; the latest reason wins
+    st.pending_detail = detail;
     return;
   }
   auto now = clock_type::now();
@@ -144,7 +162,11 @@ void begin_restart(self_ptr self, msg::restart_cause cause) {
                                std::to_string(st.restarts) +
                                (delay.count() ? ", crash-loop backoff " + std::to_string(delay.count()) + " ms"
                                               : "") + ")");
+  decide(self, "restart", msg::to_string(cause), detail);
   if (delay.count() > 0) {
+    decide(self, "backoff", msg::to_string(cause),
+           "restart " + std::to_string(st.consecutive) + " in a row: waiting " + std::to_string(delay.count()) +
+             " ms before it");
     st.op = operation::waiting;
     auto id = ++st.op_id;
     self->delayed_send(self, delay, msg::retry_atom::value, id);
@@ -159,7 +181,7 @@ void run_pending_restart(self_ptr self) {
   if (st.pending && st.op == operation::none) {
     auto cause = *st.pending;
     st.pending.reset();
-    begin_restart(self, cause);
+    begin_restart(self, cause, st.pending_detail);
   }
 }
 
@@ -227,7 +249,11 @@ internal_actor::behavior_type supervisor_behavior(self_ptr self, io::instance_re
       st.heartbeat_seen = false;
       return r;
     },
-    [=](msg::restart_atom, msg::restart_cause cause) { begin_restart(self, cause); },
+    [=](msg::restart_atom, msg::restart_cause cause) {
+      begin_restart(self, cause,
+                    cause == msg::restart_cause::heartbeat ? "no heartbeat within the heartbeat period"
+                                                           : "asked by the fleet");
+    },
     [=](msg::phase_atom, io::pod_phase phase, const std::string& detail) {
       auto& st = self->state;
       if (st.op != operation::none || st.stopping) {

@@ -13,11 +13,14 @@
 
 namespace iota::actors {
 
+class decision_log;
+
 struct supervisor_settings {
   std::chrono::milliseconds grace_period{90000};
   std::chrono::milliseconds max_backoff{600000};
   std::chrono::milliseconds first_backoff{10000};  // the second restart in a row waits this
   std::chrono::milliseconds retry_delay{2000};     // after a failed or conflicting driver call
+  std::shared_ptr<decision_log> history;           // SPEC 14: restarts and backoffs; may be null
 };
 
 msg::supervisor_actor spawn_instance_supervisor(caf::actor_system& sys, io::instance_ref instance,

@@ -1,5 +1,7 @@
 #include "actors/mqtt_bridge.hpp"
 
+#include "actors/decision_log.hpp"
+
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -107,6 +109,11 @@ void drop(self_ptr self, std::uint64_t seq, model::rejection why, const std::str
     log::warn("mqtt_bridge", "dropping notifies of kind " + reason + " (counted in stats; logged once), e.g. " +
                                std::to_string(payload.size()) + " bytes: " + sample);
   }
+  model::decision d;  // SPEC 14: a dropped notify, with its reason
+  d.kind = "dropped";
+  d.cause = reason;
+  d.detail = std::to_string(payload.size()) + " bytes";
+  record(st.cfg.history.get(), std::move(d));
   st.probe.add("notifies_durable");  // nothing to wait for: settled at once
   settle_one(self);
 }

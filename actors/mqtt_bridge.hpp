@@ -21,6 +21,8 @@ class notify_settlement;
 
 namespace iota::actors {
 
+class decision_log;
+
 struct mqtt_bridge_settings {
   model::routing_table routing;
   model::notify_limits limits;
@@ -28,6 +30,7 @@ struct mqtt_bridge_settings {
   // The last journal seq replayed at start (0: none) and who learns once it is durable.
   std::uint64_t replay_until = 0;
   msg::replay_reconciler_actor replay_listener;
+  std::shared_ptr<decision_log> history;  // SPEC 14: dropped notifies; may be null
 };
 
 msg::mqtt_bridge_actor spawn_mqtt_bridge(caf::actor_system& sys, mqtt_bridge_settings settings,

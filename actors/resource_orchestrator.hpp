@@ -20,6 +20,8 @@ class inventory_source;
 
 namespace iota::actors {
 
+class decision_log;
+
 struct orchestrator_settings {
   std::string resource;                        // e.g. "Thing"
   model::resource_options options;             // the configured defaults for orchestrate
@@ -40,6 +42,8 @@ struct orchestrator_settings {
   // Start-up (SPEC 10): a write (orchestrate, drain, reconcile) that arrives before the first
   // election and load are decided waits for them this long at most, then is answered as usual.
   std::chrono::milliseconds startup_wait{10000};
+  // The decision history (SPEC 14); none in tests that do not look at it.
+  std::shared_ptr<decision_log> history;
 };
 
 // Spawns the actor and registers it for the store's session events. Works whether or not

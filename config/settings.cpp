@@ -330,6 +330,7 @@ const std::vector<file_key>& file_keys() {
       IOTA_KEY("liveness.firstBackoff", s.liveness.first_backoff = as_duration(v, k, c, false)),
       IOTA_KEY("liveness.maxOfflineFraction", s.liveness.max_offline_fraction = as_fraction(v, k, c)),
       IOTA_KEY("reconcileInterval", s.reconcile_interval = as_duration(v, k, c, false)),
+      IOTA_KEY("history.eventsPerResource", s.history_events_per_resource = as_count(v, k, c, 1)),
       IOTA_KEY("localDriver.logDir", s.local_driver.log_dir = path_in(v, k, c)),
       IOTA_KEY("localDriver.binDir", s.local_driver.bin_dir = path_in(v, k, c)),
       IOTA_KEY("orchestrator.batchSize", s.orchestrator.batch_size = as_count(v, k, c, 1)),

@@ -99,6 +99,7 @@ struct settings {
     double max_offline_fraction = 0.5;
   } liveness;
   std::chrono::milliseconds reconcile_interval{600000};
+  std::size_t history_events_per_resource = 10000;  // SPEC 14: the decision history's ring
   struct {
     // Most events applied in one batch. A batch takes what queued while the previous one was
     // written, so it only grows under load; at production size (5,000 UUIDs per instance) a

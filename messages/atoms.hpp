@@ -8,6 +8,7 @@ using apply_atom = caf::atom_constant<caf::atom("apply")>;            // a resou
 using orchestrate_atom = caf::atom_constant<caf::atom("orchestr")>;   // run an orchestrate
 using plan_atom = caf::atom_constant<caf::atom("plan")>;              // dry-run orchestrate
 using drain_atom = caf::atom_constant<caf::atom("drain")>;            // drain one instance
+using why_atom = caf::atom_constant<caf::atom("why")>;                // id -> instance, decision
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;          // id -> instance
 using status_atom = caf::atom_constant<caf::atom("status")>;          // orchestration snapshot
 using stats_atom = caf::atom_constant<caf::atom("stats")>;            // per-actor counters

@@ -23,11 +23,12 @@ namespace iota::msg {
 struct resource_event {
   model::action_kind kind = model::action_kind::create;
   std::vector<std::string> ids;
+  std::string cause = "notify";  // for the decision history: "notify" or "reconcile"
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_event& x) {
-  return f(caf::meta::type_name("resource_event"), x.kind, x.ids);
+  return f(caf::meta::type_name("resource_event"), x.kind, x.ids, x.cause);
 }
 
 // Sent once the event is durable in ZooKeeper (or found to change nothing).
@@ -76,6 +77,8 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<plan_atom, model::orchestrate_request>::with<std::string>,
   caf::replies_to<drain_atom, model::instance_id>::with<model::orchestration_status>,
   caf::replies_to<lookup_atom, std::string>::with<model::instance_id>,
+  // where the id is and the decision that put it there (SPEC 14; 0 = unknown)
+  caf::replies_to<why_atom, std::string>::with<model::instance_id, std::uint64_t>,
   caf::replies_to<status_atom>::with<model::orchestration_status>,
   caf::replies_to<stats_atom>::with<actor_stats>,
   caf::reacts_to<register_atom, caf::actor>,

@@ -105,4 +105,15 @@ bool orchestration::unplace(const std::string& resource_id) {
   return true;
 }
 
+void orchestration::set_decided_by(const std::string& resource_id, std::uint64_t decision) {
+  auto it = index_.find(resource_id);
+  if (it != index_.end())
+    it->second.decided_by = decision;
+}
+
+std::uint64_t orchestration::decided_by(const std::string& resource_id) const {
+  auto it = index_.find(resource_id);
+  return it == index_.end() ? 0 : it->second.decided_by;
+}
+
 }  // namespace iota::model

@@ -13,6 +13,25 @@ namespace iota::actors {
 namespace orchestrator {
 namespace {
 
+// Where `id` is and the decision that put it there; a follower answers after a fetch (the
+// leader writes: read what it wrote).
+template <class Found, class Missing>
+void find_placement(self_ptr self, const std::string& id, Found found, Missing missing) {
+  auto answer = [self, id, found, missing]() mutable {
+    auto& st = self->state;
+    if (auto where = st.orch.where(id))
+      found(*where, st.orch.decided_by(id));
+    else
+      missing(msg::make_refusal(msg::refusal::not_found,
+                                "resource " + id + " of " + st.cfg.resource + " is on no instance"));
+  };
+  if (!self->state.leader)
+    follower_read(self, answer);
+  else
+    answer();
+}
+
+
 using model::orchestration_status;
 
 // Why an orchestrate or a drain cannot start now: another daemon leads, or one runs already.
@@ -100,23 +119,17 @@ internal_actor::behavior_type orchestrator_behavior(
     },
     [=](msg::lookup_atom, const std::string& id) -> caf::result<model::instance_id> {
       auto t = self->state.probe.measure("lookup");
-      if (!self->state.leader) {  // the leader writes: read what it wrote
-        auto rp = self->make_response_promise<model::instance_id>();
-        follower_read(self, [self, rp, id]() mutable {
-          if (auto where = self->state.orch.where(id))
-            rp.deliver(*where);
-          else
-            rp.deliver(msg::make_refusal(msg::refusal::not_found,
-                                         "resource " + id + " of " + self->state.cfg.resource +
-                                           " is on no instance"));
-        });
-        return rp;
-      }
-      if (auto where = self->state.orch.where(id))
-        return *where;
-      return msg::make_refusal(msg::refusal::not_found,
-                               "resource " + id + " of " + self->state.cfg.resource +
-                                 " is on no instance");
+      auto rp = self->make_response_promise<model::instance_id>();
+      find_placement(self, id, [rp](model::instance_id where, std::uint64_t) mutable { rp.deliver(where); },
+                     [rp](caf::error e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](msg::why_atom, const std::string& id) -> caf::result<model::instance_id, std::uint64_t> {
+      auto t = self->state.probe.measure("why");
+      auto rp = self->make_response_promise<model::instance_id, std::uint64_t>();
+      find_placement(self, id, [rp](model::instance_id where, std::uint64_t why) mutable { rp.deliver(where, why); },
+                     [rp](caf::error e) mutable { rp.deliver(std::move(e)); });
+      return rp;
     },
     [=](msg::status_atom) -> caf::result<orchestration_status> {
       auto t = self->state.probe.measure("status");

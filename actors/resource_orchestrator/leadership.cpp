@@ -116,6 +116,9 @@ void become_follower(self_ptr self, const std::string& why) {
   st.probe.add("leadership_lost");
   log_warn(self, "no longer the leader (" + why + "); writes stop, instances are released, " +
                    "reads continue from ZooKeeper");
+  auto who = leader_name(st.leader_data);
+  decide_now(self, new_decision(self, "leadership", std::nullopt, {}, "lost",
+                                why + (who.empty() ? std::string{} : "; the leader is " + who)));
   refuse_all_not_leader(self);
   announce_instances(self);  // removes all: the supervisors stop their workers
   st.loaded = false;  // the cache may hold writes that never committed
@@ -132,6 +135,10 @@ void become_leader(self_ptr self, const std::string& fence_path) {
   st.probe.add("leadership_gained");
   log_info(self, "leading (election znode " + fence_path + "): re-reading " + st.root +
                    " before writing");
+  auto before = leader_name(st.leader_data);
+  decide_now(self, new_decision(self, "leadership", std::nullopt, {}, "gained",
+                                "election znode " + fence_path +
+                                  (before.empty() ? std::string{} : "; the leader before: " + before)));
   // Read what the previous leader left, with a fetch that starts now.
   st.loaded = false;
   if (st.fetching)

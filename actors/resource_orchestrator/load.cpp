@@ -127,6 +127,9 @@ void on_fetched(self_ptr self, model::fetched_instances& read) {
     }
   if (!st.leader)
     st.repairs.clear();  // a follower writes nothing; the leader repairs on its own load
+  else if (!problems.empty())
+    decide_now(self, new_decision(self, "removed", std::nullopt, {}, "load repair",
+                                  std::to_string(problems.size()) + " problem(s) repaired, e.g. " + problems.front()));
   st.loaded = true;
   st.loaded_session = st.session;
   run_waiting(st.reads_current);

@@ -128,7 +128,8 @@ void on_reconcile_inventory(self_ptr self, std::uint64_t id, std::vector<std::st
     for (std::size_t i = 0; i < v.size(); i += chunk)
       events.push_back(msg::resource_event{
         kind, std::vector<std::string>(v.begin() + static_cast<std::ptrdiff_t>(i),
-                                       v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), i + chunk)))});
+                                       v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), i + chunk))),
+        "reconcile"});
   };
   split(model::action_kind::destroy, diff.to_delete);  // frees room first
   split(model::action_kind::create, diff.to_create);
@@ -140,6 +141,10 @@ void on_reconcile_inventory(self_ptr self, std::uint64_t id, std::vector<std::st
     auto& st = self->state;
     st.probe.add("reconcile_created", g->report.created);
     st.probe.add("reconcile_deleted", g->report.deleted);
+    decide_now(self, new_decision(self, "reconcile", std::nullopt, {}, "reconcile",
+                                  "created " + std::to_string(g->report.created) + ", deleted " +
+                                    std::to_string(g->report.deleted) +
+                                    (g->error.empty() ? std::string{} : "; some changes refused: " + g->error)));
     log_info(self, "reconcile done: created " + std::to_string(g->report.created) + ", deleted " +
                      std::to_string(g->report.deleted) +
                      (g->error.empty() ? std::string{} : "; some changes refused: " + g->error));

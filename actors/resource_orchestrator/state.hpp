@@ -27,6 +27,7 @@
 #include "actors/resource_orchestrator.hpp"
 #include "io/zookeeper_store.hpp"
 #include "model/change_set.hpp"
+#include "model/decision_history.hpp"
 #include "model/instance_znodes.hpp"
 #include "model/planner.hpp"
 
@@ -67,6 +68,7 @@ struct pending_orchestrate {
   std::vector<std::string> inventory;
   model::resource_options options;
   std::optional<model::orchestrate_plan> plan;  // made when it reaches the queue's head
+  bool plan_applied = false;                    // its first step ran (its decisions are made)
   caf::typed_response_promise<model::orchestration_status> promise;
 };
 
@@ -80,6 +82,7 @@ struct batch {
   std::size_t committed = 0;         // multis ZooKeeper acknowledged
   std::size_t moves_left = 0;        // of a throttled orchestrate step
   clock_type::time_point multi_started;
+  std::vector<model::decision> decisions;  // numbered when applied, recorded once durable
 };
 
 // An orchestrate or dry run waiting for its inventory.
@@ -163,6 +166,22 @@ void announce_to(self_ptr self, const caf::actor& listener);
 void fetch(self_ptr self);
 void retry_later(self_ptr self);
 void on_fetched(self_ptr self, model::fetched_instances& read);
+
+// decisions.cpp (SPEC 14)
+model::decision new_decision(self_ptr self, const std::string& kind, std::optional<model::instance_id> instance,
+                             const std::vector<std::string>& ids, const std::string& cause,
+                             const std::string& detail);
+void decide_now(self_ptr self, model::decision d);
+void record_decisions(self_ptr self, std::vector<model::decision>& decisions);
+// One decision per instance; with `stamp`, its ids are stamped with it.
+void decide_placements(self_ptr self, const std::string& kind,
+                       const std::map<model::instance_id, std::vector<std::string>>& by_instance,
+                       const std::string& cause, const std::string& detail, bool stamp,
+                       std::vector<model::decision>& out);
+// An applied plan's decisions; `removed_from`: where its removals were before it applied.
+void decide_plan(self_ptr self, const model::orchestrate_plan& plan, const std::string& cause,
+                 const std::map<model::instance_id, std::vector<std::string>>& removed_from,
+                 std::vector<model::decision>& out);
 
 // write_pipeline.cpp
 caf::result<msg::event_ack> accept_event(self_ptr self, msg::resource_event& ev);

@@ -1,6 +1,8 @@
 // The write pipeline: events and orchestrates are queued in arrival order, applied to the
 // in-memory orchestration a batch at a time (group commit), rendered into multis and written;
 // a batch is acknowledged once every one of its multis committed.
+#include <map>
+
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
@@ -16,19 +18,34 @@ using model::orchestration_status;
 
 namespace {
 
-msg::event_ack apply_event(model::orchestration& orch, const msg::resource_event& ev,
-                           model::change_set& cs, actor_probe& probe) {
+msg::event_ack apply_event(self_ptr self, const msg::resource_event& ev, model::change_set& cs,
+                           std::vector<model::decision>& decisions) {
+  auto& orch = self->state.orch;
+  auto& probe = self->state.probe;
   msg::event_ack ack;
   auto count = [&](bool changed) { ++(changed ? ack.changed : ack.unchanged); };
+  std::map<model::instance_id, std::vector<std::string>> placed, removed;
+  std::vector<model::instance_id> created;
   switch (ev.kind) {
     case model::action_kind::create:
-      for (auto& id : ev.ids)
-        count(model::create_resource(orch, id, cs).outcome != model::create_outcome::already_placed);
+      for (auto& id : ev.ids) {
+        auto r = model::create_resource(orch, id, cs);
+        count(r.outcome != model::create_outcome::already_placed);
+        if (r.outcome == model::create_outcome::placed_on_new_instance)
+          created.push_back(r.target);
+        if (r.outcome != model::create_outcome::already_placed)
+          placed[r.target].push_back(id);
+      }
       probe.add("creates_applied", ack.changed);
       break;
     case model::action_kind::destroy:
-      for (auto& id : ev.ids)
-        count(model::delete_resource(orch, id, cs));
+      for (auto& id : ev.ids) {
+        auto where = orch.where(id);
+        bool changed = model::delete_resource(orch, id, cs);
+        count(changed);
+        if (changed && where)
+          removed[*where].push_back(id);
+      }
       probe.add("deletes_applied", ack.changed);
       break;
     case model::action_kind::update:
@@ -42,6 +59,10 @@ msg::event_ack apply_event(model::orchestration& orch, const msg::resource_event
       break;
   }
   probe.add("redelivered_unchanged", ack.unchanged);
+  for (auto id : created)
+    decisions.push_back(new_decision(self, "instance_created", id, {}, ev.cause, "no instance had room"));
+  decide_placements(self, "placed", placed, ev.cause, "", true, decisions);
+  decide_placements(self, "removed", removed, ev.cause, "", false, decisions);
   return ack;
 }
 
@@ -52,11 +73,15 @@ void finish_orchestrate(self_ptr self, pending_orchestrate& op, const std::strin
     st.orchestrate_success = error.empty();
     st.last_error = error;
   }
+  auto summary = std::to_string(st.orch.instances().size()) + " instances, " +
+                 std::to_string(st.orch.resources()) + " resources";
+  decide_now(self, new_decision(self, "orchestrate", op.drain ? std::optional<model::instance_id>{op.victim} : std::nullopt,
+                                {}, op.drain ? "drain" : "orchestrate",
+                                error.empty() ? "finished: " + summary : "refused: " + error));
   if (error.empty()) {
     log_info(self, std::string{op.drain ? "drain of instance [" + std::to_string(op.victim) + "]"
                                         : "orchestrate"} +
-                     " done: " + std::to_string(st.orch.instances().size()) + " instances, " +
-                     std::to_string(st.orch.resources()) + " resources");
+                     " done: " + summary);
     op.promise.deliver(status_of(self));
   } else {
     log_warn(self, (op.drain ? "drain failed: " : "orchestrate failed: ") + error);
@@ -68,6 +93,7 @@ void finish_orchestrate(self_ptr self, pending_orchestrate& op, const std::strin
 // Completes a batch whose writes are durable: acks events, continues or ends orchestrates.
 void complete(self_ptr self, batch& b) {
   auto& st = self->state;
+  record_decisions(self, b.decisions);
   std::size_t ack_index = 0;
   for (auto& op : b.ops) {
     if (auto* ev = std::get_if<pending_event>(&op)) {
@@ -167,14 +193,28 @@ void start_next_batches(self_ptr self) {
           continue;
         }
         op.plan = std::move(std::get<model::orchestrate_plan>(planned));
-        log_info(self, std::string{op.drain ? "drain" : "orchestrate"} + ": " +
-                         std::to_string(op.plan->target.instances) + " instances of " +
-                         std::to_string(op.plan->target.capacity) + ", " +
-                         std::to_string(op.plan->moves.size()) + " moves, " +
-                         std::to_string(op.plan->added.size()) + " added, " +
-                         std::to_string(op.plan->drained.size()) + " drained");
+        auto summary = std::to_string(op.plan->target.instances) + " instances of " +
+                       std::to_string(op.plan->target.capacity) + ", " +
+                       std::to_string(op.plan->placements.size()) + " placed, " +
+                       std::to_string(op.plan->moves.size()) + " moves, " +
+                       std::to_string(op.plan->removals.size()) + " removed, " +
+                       std::to_string(op.plan->added.size()) + " added, " +
+                       std::to_string(op.plan->drained.size()) + " drained";
+        log_info(self, std::string{op.drain ? "drain" : "orchestrate"} + ": " + summary);
+        decide_now(self, new_decision(self, "orchestrate", op.drain ? std::optional<model::instance_id>{op.victim} : std::nullopt,
+                                      {}, op.drain ? "drain" : "orchestrate", "started: " + summary));
       }
+      bool first_step = !op.plan_applied;
+      std::map<model::instance_id, std::vector<std::string>> removed_from;
+      if (first_step)  // its removals still have a place
+        for (auto& id : op.plan->removals)
+          if (auto where = st.orch.where(id))
+            removed_from[*where].push_back(id);
       b.moves_left = model::apply_plan(st.orch, *op.plan, cs, st.cfg.max_moves_per_step);
+      if (first_step) {
+        op.plan_applied = true;
+        decide_plan(self, *op.plan, op.drain ? "drain" : "orchestrate", removed_from, b.decisions);
+      }
       b.ops.push_back(std::move(op));
     } else {
       // Everything queued (up to batch_size) goes together: a batch costs what it
@@ -182,7 +222,7 @@ void start_next_batches(self_ptr self) {
       while (!st.queue.empty() && b.acks.size() < st.cfg.batch_size &&
              std::holds_alternative<pending_event>(st.queue.front())) {
         auto& ev = std::get<pending_event>(st.queue.front());
-        b.acks.push_back(apply_event(st.orch, ev.event, cs, st.probe));
+        b.acks.push_back(apply_event(self, ev.event, cs, b.decisions));
         b.ops.push_back(std::move(st.queue.front()));
         st.queue.pop_front();
       }
@@ -252,8 +292,10 @@ void on_committed(self_ptr self, io::zk_rc rc) {
     st.attempts = 0;
   } else {
     for (auto it = failed.ops.rbegin(); it != failed.ops.rend(); ++it) {
-      if (auto* o = std::get_if<pending_orchestrate>(&*it))
+      if (auto* o = std::get_if<pending_orchestrate>(&*it)) {
         o->plan.reset();  // plan again against what is really there
+        o->plan_applied = false;
+      }
       st.queue.push_front(std::move(*it));
     }
   }

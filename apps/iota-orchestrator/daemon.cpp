@@ -21,6 +21,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "actors/decision_log.hpp"
 #include "actors/heartbeat_ticker.hpp"
 #include "actors/http_api.hpp"
 #include "actors/instance_fleet.hpp"
@@ -146,14 +147,18 @@ int run_daemon(int argc, char** argv) {
     caf::anon_send(stats, msg::register_atom::value, caf::actor_cast<caf::actor>(hdl));
   };
 
+  // SPEC 14: what the orchestrators, supervisors and the bridge decide, and why.
+  auto history = std::make_shared<actors::decision_log>(cfg.history_events_per_resource);
   std::map<std::string, msg::orchestrator_actor> orchestrators;
   actors::http_api_settings api_cfg;
   api_cfg.stats = stats;
   api_cfg.request_timeout = cfg.http.request_timeout;
   api_cfg.auth = auth;
+  api_cfg.history = history;
   for (auto& r : cfg.resources) {
-    auto a = actors::spawn_resource_orchestrator(sys, orchestrator_settings_of(cfg, r), store,
-                                                 inventories[r.resource]);
+    auto os = orchestrator_settings_of(cfg, r);
+    os.history = history;
+    auto a = actors::spawn_resource_orchestrator(sys, os, store, inventories[r.resource]);
     started.push("orchestrator " + r.resource, stop_actor(a));
     report_to_stats(a);
     orchestrators.emplace(r.resource, a);
@@ -170,7 +175,9 @@ int run_daemon(int argc, char** argv) {
   std::vector<std::function<void()>> start_consumers;
   for (auto& r : cfg.resources) {
     driver->add_template(r.resource, r.instance_name, io::read_file(r.template_file).value_or(""));
-    auto fleet = actors::spawn_instance_fleet(sys, fleet_settings_of(cfg, r), driver);
+    auto fs = fleet_settings_of(cfg, r);
+    fs.supervisor.history = history;
+    auto fleet = actors::spawn_instance_fleet(sys, fs, driver);
     started.push("fleet " + r.resource, stop_actor(fleet));
     report_to_stats(fleet);
     fleets.emplace(r.resource, fleet);
@@ -209,6 +216,7 @@ int run_daemon(int argc, char** argv) {
   auto replay_reconciler = actors::spawn_replay_reconciler(sys, all_orchestrators);
   started.push("replay reconciler", stop_actor(replay_reconciler));
   auto bridge_cfg = bridge_settings_of(cfg);
+  bridge_cfg.history = history;
   for (auto& rec : replay)
     bridge_cfg.replay_until = std::max(bridge_cfg.replay_until, rec.seq);
   bridge_cfg.replay_listener = replay_reconciler;

@@ -71,6 +71,13 @@ fake_orchestrator(msg::orchestrator_actor::stateful_pointer<fake_orchestrator_st
         return msg::make_refusal(msg::refusal::not_found, "unknown resource id " + id);
       return it->second;
     },
+    [=](msg::why_atom, const std::string& id) -> caf::result<model::instance_id, std::uint64_t> {
+      script->calls.push_back("lookup " + id);
+      auto it = script->placed.find(id);
+      if (it == script->placed.end())
+        return msg::make_refusal(msg::refusal::not_found, "unknown resource id " + id);
+      return {it->second, std::uint64_t{0}};
+    },
     [=](msg::status_atom) -> caf::result<model::orchestration_status> {
       script->calls.push_back("status");
       if (script->silent) {
@@ -209,7 +216,8 @@ TEST_CASE_METHOD(fixture, "http_api: lookup answers runIn, and 404 with an error
   auto r = call("GET", "/v1/api/orchestrations/Thing/a/instances");
   REQUIRE(r);
   CHECK(r->status == 200);
-  CHECK(body_of(*r) == json({{"runIn", "1"}}));
+  // No history here (no decision log): the runIn the seed answers, and an empty history.
+  CHECK(body_of(*r) == json({{"runIn", "1"}, {"history", json::array()}}));
   auto missing = call("GET", "/v1/api/orchestrations/Thing/zz/instances");
   REQUIRE(missing);
   CHECK(missing->status == 404);

@@ -129,6 +129,12 @@ TEST_CASE_METHOD(liveness_fixture, "heartbeats, silent workers, crash loops and 
     CHECK(heartbeat_restarts()[0] == 0);
     CHECK(heartbeat_restarts()[2] == 0);
     CHECK(daemon->count_in_log("Not receive heartBeat rightly, delete instance [1]") == 1);
+    // SPEC 14: the restart is in the decision history with its cause.
+    auto restarts = json::parse(get("/v1/api/events?resource=Thing&kind=restart").body)["events"];
+    REQUIRE(restarts.size() == 1);
+    CHECK(restarts[0]["instance"] == "1");
+    CHECK(restarts[0]["cause"] == "heartbeat");
+    CHECK(restarts[0]["detail"] == "no heartbeat within the heartbeat period");
     // Its replacement runs and heart-beats again.
     REQUIRE(test::wait_until([&] {
       auto i = orchestration("Thing")["instances"][1];
