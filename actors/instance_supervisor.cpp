@@ -163,6 +163,9 @@ void begin_restart(self_ptr self, msg::restart_cause cause, const std::string& d
                                (delay.count() ? ", crash-loop backoff " + std::to_string(delay.count()) + " ms"
                                               : "") + ")");
   decide(self, "restart", msg::to_string(cause), detail);
+  st.driver->record_event(st.ref, "Restarted",
+                          "iota-orchestrator restarts instance [" + std::to_string(st.ref.id) + "] (cause " +
+                            msg::to_string(cause) + "): " + detail);
   if (delay.count() > 0) {
     decide(self, "backoff", msg::to_string(cause),
            "restart " + std::to_string(st.consecutive) + " in a row: waiting " + std::to_string(delay.count()) +

@@ -64,6 +64,14 @@ class instance_driver {
   virtual void watch(status_fn on_change) = 0;
   // Stops watching; the local driver also stops every process it started (no orphans).
   virtual void stop() = 0;
+  // Tells the platform about a decision on the instance (SPEC 14): the Kubernetes driver posts
+  // a core/v1 Event on the pod, so `kubectl get events` shows it; the local driver has none.
+  // Fire and forget: a failure is logged, never retried.
+  virtual void record_event(const instance_ref& instance, const std::string& reason, const std::string& message) {
+    (void)instance;
+    (void)reason;
+    (void)message;
+  }
 };
 
 }  // namespace iota::io

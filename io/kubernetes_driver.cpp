@@ -198,6 +198,7 @@ class driver final : public instance_driver {
     if (settings_.retry_delay.count() < 0) settings_.retry_delay = std::chrono::milliseconds(0);
     pods_path_ = url_.base_path + "/api/v1/namespaces/" + url_encode(settings_.namespace_name) +
                  "/pods";
+    events_path_ = url_.base_path + "/api/v1/namespaces/" + url_encode(settings_.namespace_name) + "/events";
     if (config_error_.empty() && url_.tls) setup_tls();
     if (!config_error_.empty()) log::error(component, config_error_);
     token_ = settings_.token;
@@ -275,6 +276,19 @@ class driver final : public instance_driver {
              }
              if (!result.ok()) log::warn(component, "create pod " + name + ": " + result.detail);
              deliver(done, std::move(result));
+           });
+    });
+  }
+
+  void record_event(const instance_ref& instance, const std::string& reason, const std::string& message) override {
+    post([this, pod = instance.pod_name(), reason, message] {
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+      send(http::verb::post, events_path_, render_pod_event(settings_.namespace_name, pod, reason, message, now),
+           [pod](http_reply r) {
+             if (!r.error.empty() || r.status < 200 || r.status >= 300)
+               log::warn(component, "posting an Event on pod " + pod + " failed: " +
+                                      (r.error.empty() ? http_detail(r.status, r.body) : r.error));
            });
     });
   }
@@ -640,6 +654,7 @@ class driver final : public instance_driver {
   parsed_url url_;
   std::string config_error_;  // a bad url or CA file: every request fails with it
   std::string pods_path_;
+  std::string events_path_;
   std::mutex templates_mutex_;
   std::map<std::string, template_entry> templates_;  // by instance_name
   std::atomic<bool> stopped_{false};

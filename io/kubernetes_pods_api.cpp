@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <vector>
 
 namespace iota::io::kube {
@@ -172,6 +174,32 @@ bool is_not_found(int status, const std::string& body) {
   auto parsed = json::parse(body, nullptr, false);
   return parsed.is_object() && parsed.value("kind", "") == "Status" &&
          (parsed.value("reason", "") == "NotFound" || parsed.value("code", 0) == 404);
+}
+
+std::string render_pod_event(const std::string& ns, const std::string& pod, const std::string& reason,
+                             const std::string& message, std::int64_t now_ms) {
+  std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".%llx", static_cast<unsigned long long>(now_ms) * 1000000ull);
+  json e = {
+    {"apiVersion", "v1"},
+    {"kind", "Event"},
+    {"metadata", {{"name", pod + suffix}, {"namespace", ns}}},
+    {"involvedObject", {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", pod}, {"namespace", ns}}},
+    {"reason", reason},
+    {"message", message},
+    {"type", "Warning"},
+    {"source", {{"component", "iota-orchestrator"}}},
+    {"reportingComponent", "iota-orchestrator"},
+    {"firstTimestamp", stamp},
+    {"lastTimestamp", stamp},
+    {"count", 1},
+  };
+  return e.dump();
 }
 
 }  // namespace iota::io::kube

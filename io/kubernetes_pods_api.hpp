@@ -4,6 +4,7 @@
 // unit tested in tests/io/kubernetes_pods_api_test.cpp.
 #include <initializer_list>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,11 @@ std::string detail_of(const nlohmann::json& pod);
 
 // "HTTP 409: pods \"x\" already exists" from a Status body (or the raw start of the body).
 std::string http_detail(int status, const std::string& body);
+
+// A core/v1 Event (type Warning, source iota-orchestrator) about pod `pod` of namespace `ns`,
+// at `now_ms` (Unix ms), named `<pod>.<hex now>` as kubectl's own events are.
+std::string render_pod_event(const std::string& ns, const std::string& pod, const std::string& reason,
+                             const std::string& message, std::int64_t now_ms);
 
 // A 404 about the object itself (a Status, reason NotFound), not about a path the server
 // does not serve (a misconfigured url prefix answers "404 page not found" as text).

@@ -102,7 +102,10 @@ TEST_CASE_METHOD(fixture, "dead pods are deleted and recreated - 409 is retried,
   driver->create_answers = {io::driver_result::code::conflict, io::driver_result::code::conflict};
   self->send(a, msg::phase_atom::value, io::pod_phase::failed, std::string{"exit code 1"});
   sched.run();
-  CHECK(driver->calls == std::vector<std::string>{"remove iota-dac-3", "create iota-dac-3"});
+  CHECK(driver->calls == std::vector<std::string>{
+                           "event iota-dac-3 Restarted: iota-orchestrator restarts instance [3] (cause phase): "
+                           "pod iota-dac-3 is Failed (exit code 1)",
+                           "remove iota-dac-3", "create iota-dac-3"});
   fire_timers();
   fire_timers();
   CHECK(driver->count("create") == 3);
@@ -137,6 +140,8 @@ TEST_CASE_METHOD(fixture, "a crash loop backs off exponentially up to the maximu
   };
   restart();
   CHECK(driver->count("remove") == 1);  // the first restart: at once
+  // SPEC 14: each restart is told to the platform (a Kubernetes Event on the pod).
+  CHECK(driver->count("event iota-dac-3 Restarted: iota-orchestrator restarts instance [3] (cause heartbeat)") == 1);
   std::vector<std::size_t> timers_needed;
   for (int i = 0; i < 5; ++i) {
     restart();

@@ -229,6 +229,8 @@ TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metri
   // Prometheus' own linter finds nothing to complain about (Debian package prometheus).
   test::temp_dir dir("iota-promtool");
   std::ofstream(dir.path() + "/metrics.txt") << m.body;
+  if (const char* keep = std::getenv("IOTA_KEEP_METRICS"))  // a sample for writing dashboards and rules
+    std::ofstream(keep) << m.body;
   auto lint = test::run_command({"bash", "-c", "promtool check metrics < \"$0\"", dir.path() + "/metrics.txt"});
   INFO("promtool check metrics: " << lint.output);
   CHECK(lint.exit_code == 0);

@@ -306,6 +306,7 @@ struct fake_pods_api::impl {
   std::uint64_t compacted = 0;  // a watch from a resourceVersion older than this: 410
   std::uint64_t next_uid = 1;
   std::vector<event> history;
+  std::map<std::string, std::vector<json>> core_events;  // "<ns>": the Events posted, in order
   std::vector<std::weak_ptr<session_base>> watchers;
   std::vector<std::weak_ptr<session_base>> sessions;
   std::string token;
@@ -584,6 +585,22 @@ fake_pods_api::impl::answer fake_pods_api::impl::handle(
   std::string ns = rest.substr(0, slash);
   rest = rest.substr(slash + 1);
   std::string name;
+  if (rest == "events") {  // core/v1 Events: created (201) and kept; the same checks as the real server's
+    if (request.method != "POST")
+      return finish(error(405, "the fake serves only POST on events"));
+    auto e = json::parse(request.body, nullptr, false);
+    if (!e.is_object() || e.value("kind", "") != "Event" || !e.contains("involvedObject") ||
+        !e["involvedObject"].is_object() || e["involvedObject"].value("name", "").empty() ||
+        e.value("reason", "").empty() || !e.contains("metadata") || !e["metadata"].is_object() ||
+        (e["metadata"].value("name", "").empty() && e["metadata"].value("generateName", "").empty()))
+      return finish(error(422, "Event is invalid: involvedObject.name, reason and metadata.name are required"));
+    if (e["metadata"].value("namespace", ns) != ns)
+      return finish(error(400, "the namespace of the provided object does not match the namespace sent on the request"));
+    e["metadata"]["namespace"] = ns;
+    e["metadata"]["resourceVersion"] = std::to_string(++rv);
+    core_events[ns].push_back(e);
+    return finish(answer{201, e.dump(), false});
+  }
   if (rest == "pods") {
   } else if (rest.rfind("pods/", 0) == 0 && rest.size() > 5 &&
              rest.find('/', 5) == std::string::npos) {
@@ -907,6 +924,12 @@ bool fake_pods_api::terminating(const std::string& ns, const std::string& name) 
   std::lock_guard<std::mutex> lock(impl_->mutex);
   auto it = impl_->pods.find(impl::key_of(ns, name));
   return it != impl_->pods.end() && it->second.terminating;
+}
+
+std::vector<nlohmann::json> fake_pods_api::events(const std::string& ns) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->core_events.find(ns);
+  return it == impl_->core_events.end() ? std::vector<nlohmann::json>{} : it->second;
 }
 
 std::vector<std::string> fake_pods_api::pod_names(const std::string& ns) const {

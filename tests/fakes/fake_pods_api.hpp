@@ -6,6 +6,8 @@
 //   POST   /api/v1/namespaces/<ns>/pods         201 (phase `initial_phase`), 409 AlreadyExists
 //                                               while the name exists or is terminating
 //   GET    /api/v1/namespaces/<ns>/pods/<name>  200 pod / 404 NotFound
+//   POST   /api/v1/namespaces/<ns>/events       201, kept (events()); 422 without
+//                                               involvedObject.name, reason, metadata.name
 //   DELETE /api/v1/namespaces/<ns>/pods/<name>  200: terminating (deletionTimestamp set,
 //                                               MODIFIED) for `termination`, then removed
 //                                               (DELETED); 404 NotFound when absent
@@ -101,6 +103,8 @@ class fake_pods_api {
   std::optional<nlohmann::json> pod(const std::string& ns, const std::string& name) const;
   bool terminating(const std::string& ns, const std::string& name) const;
   std::vector<std::string> pod_names(const std::string& ns) const;
+  // The core/v1 Events posted to POST /api/v1/namespaces/<ns>/events (201), in order.
+  std::vector<nlohmann::json> events(const std::string& ns) const;
 
   // Closes every watch stream abruptly (the client sees the connection drop). Returns once
   // they are closed.

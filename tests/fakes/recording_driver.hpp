@@ -46,6 +46,9 @@ class recording_driver : public io::instance_driver {
     run([done, s] { done(s); });
   }
   void watch(status_fn on_change) override { watcher = std::move(on_change); }
+  void record_event(const io::instance_ref& i, const std::string& reason, const std::string& message) override {
+    calls.push_back("event " + i.pod_name() + " " + reason + ": " + message);
+  }
   void stop() override {}
 
   std::size_t count(const std::string& prefix) const {

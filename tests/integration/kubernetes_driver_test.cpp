@@ -809,10 +809,14 @@ TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
   }
   auto sa = objects["ServiceAccount"]["metadata"]["name"].as<std::string>();
 
-  // The Role: exactly the verbs the driver uses, on pods only.
+  // The Role: exactly the verbs the driver uses, on pods, and create on events (restarts).
   auto role = objects["Role"];
   CHECK(role["apiVersion"].as<std::string>() == "rbac.authorization.k8s.io/v1");
-  REQUIRE(role["rules"].size() == 1);
+  REQUIRE(role["rules"].size() == 2);
+  auto events_rule = role["rules"][1];
+  CHECK(strings(events_rule["apiGroups"]) == std::vector<std::string>{""});
+  CHECK(strings(events_rule["resources"]) == std::vector<std::string>{"events"});
+  CHECK(strings(events_rule["verbs"]) == std::vector<std::string>{"create"});
   auto rule = role["rules"][0];
   CHECK(strings(rule["apiGroups"]) == std::vector<std::string>{""});
   CHECK(strings(rule["resources"]) == std::vector<std::string>{"pods"});
@@ -959,4 +963,33 @@ TEST_CASE("deploy manifests parse and fit together", "[kubernetes][deploy]") {
       CHECK(std::find(listed.begin(), listed.end(), file) != listed.end());
     }
   }
+}
+
+TEST_CASE("a restart is posted as a core/v1 Event on the pod (kubectl get events shows it)", "[kubernetes]") {
+  fake_pods_api api;
+  api.require_token(token);
+  auto driver = make_driver(settings_for(api));
+  driver->record_event(dac(3), "Restarted", "iota-orchestrator restarts instance [3] (cause heartbeat): no heartbeat");
+  REQUIRE(wait_until([&] { return api.events(ns).size() == 1; }, deadline));
+  auto e = api.events(ns)[0];
+  CHECK(e["kind"] == "Event");
+  CHECK(e["apiVersion"] == "v1");
+  CHECK(e["involvedObject"]["kind"] == "Pod");
+  CHECK(e["involvedObject"]["name"] == "iota-dac-3");
+  CHECK(e["involvedObject"]["namespace"] == ns);
+  CHECK(e["reason"] == "Restarted");
+  CHECK(e["type"] == "Warning");
+  CHECK(e["source"]["component"] == "iota-orchestrator");
+  CHECK_THAT(e["message"].get<std::string>(), Catch::Contains("cause heartbeat"));
+  CHECK_THAT(e["metadata"]["name"].get<std::string>(), Catch::StartsWith("iota-dac-3."));
+  auto requests = api.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].path == "/api/v1/namespaces/iota/events");
+  CHECK(requests[0].authorization == "Bearer " + token);
+
+  // A refused Event is logged, never retried, and changes nothing else.
+  api.fail_next("POST", 403);
+  driver->record_event(dac(4), "Restarted", "refused");
+  REQUIRE(wait_until([&] { return api.count("POST") == 2; }, deadline));
+  CHECK(api.events(ns).size() == 1);
 }
