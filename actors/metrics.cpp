@@ -14,7 +14,7 @@ namespace {
 // Domain counters that are levels, not running totals (Prometheus gauges: no _total).
 const std::set<std::string> gauges = {"instances",        "resources",     "queued_events",     "in_flight",
                                       "broker_connected", "window_in_use", "journal_committed", "leader",
-                                      "leads_all",        "maintenance",   "consumer_healthy",  "suspended"};
+                                      "leads_all",        "maintenance",   "consumer_healthy",  "suspended",       "zookeeper_connected"};
 
 bool is_gauge(const std::string& name) {
   if (gauges.count(name) != 0 || (name.size() > 4 && name.compare(name.size() - 4, 4, "_max") == 0))

@@ -65,6 +65,7 @@ internal_actor::behavior_type orchestrator_behavior(
     st.session = st.store->session_id();
     fetch(self);
   }
+  st.probe.set("zookeeper_connected", st.connected ? 1 : 0);
   return {
     [=](msg::apply_atom, msg::resource_event& ev) -> caf::result<msg::event_ack> {
       auto t = self->state.probe.measure("apply");
@@ -224,6 +225,7 @@ internal_actor::behavior_type orchestrator_behavior(
           log_warn(self, "ZooKeeper session expired; will rebuild from the znodes");
           break;
       }
+      st.probe.set("zookeeper_connected", st.connected ? 1 : 0);
     },
     [=](msg::fetched_atom, std::uint64_t gen, model::fetched_instances& read) {
       auto t = self->state.probe.measure("fetched");

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/fixtures/daemon_process.hpp"
+#include "tests/fixtures/files.hpp"
 #include "tests/fixtures/http_client.hpp"
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
@@ -229,12 +230,75 @@ TEST_CASE_METHOD(api_fixture, "stats and Prometheus metrics", "[e2e][http][metri
   // Prometheus' own linter finds nothing to complain about (Debian package prometheus).
   test::temp_dir dir("iota-promtool");
   std::ofstream(dir.path() + "/metrics.txt") << m.body;
-  if (const char* keep = std::getenv("IOTA_KEEP_METRICS"))  // a sample for writing dashboards and rules
-    std::ofstream(keep) << m.body;
   auto lint = test::run_command({"bash", "-c", "promtool check metrics < \"$0\"", dir.path() + "/metrics.txt"});
   INFO("promtool check metrics: " << lint.output);
   CHECK(lint.exit_code == 0);
   CHECK(lint.output.empty());
+}
+
+// Every iota_ metric an expression names, except those matched by a regex (`{__name__=~...}`).
+std::set<std::string> metrics_named(const std::string& text) {
+  std::set<std::string> out;
+  static const std::regex name{R"(iota_[A-Za-z0-9_]+)"};
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator(); ++it) {
+    auto end = it->position() + it->length();
+    if (end < static_cast<long>(text.size()) && (text[end] == '.' || text[end] == '(' || text[end] == '|'))
+      continue;  // part of a regex: iota_dropped_.+_total, iota_reconcile_(created|deleted)_total
+    out.insert(it->str());
+  }
+  return out;
+}
+
+TEST_CASE_METHOD(api_fixture, "deploy/monitoring: the alert rules pass promtool and their unit tests, and the rules "
+                              "and the Grafana dashboard name only metrics the daemon serves",
+                 "[e2e][http][monitoring]") {
+  const std::string dir = std::string(IOTA_SOURCE_DIR) + "/deploy/monitoring";
+  auto check = test::run_command({"promtool", "check", "rules", dir + "/prometheus-rules.yml"});
+  INFO("promtool check rules: " << check.output);
+  CHECK(check.exit_code == 0);
+  CHECK(check.output.find("SUCCESS: 6 rules found") != std::string::npos);
+  auto unit = test::run_command({"bash", "-c", "cd \"$0\" && promtool test rules prometheus-rules.test.yml", dir});
+  INFO("promtool test rules: " << unit.output);
+  CHECK(unit.exit_code == 0);
+  CHECK(unit.output.find("SUCCESS") != std::string::npos);
+
+  // The dashboard's queries are valid PromQL: promtool checks them as recording rules.
+  auto dashboard = json::parse(test::read_file(dir + "/grafana-dashboard.json"));
+  CHECK(dashboard["uid"] == "iota-orchestrator");
+  std::string exprs, recording = "groups:\n  - name: dashboard\n    rules:\n";
+  std::size_t queries = 0;
+  for (auto& panel : dashboard["panels"])
+    for (auto& target : panel["targets"]) {
+      auto e = target["expr"].get<std::string>();
+      exprs += e + "\n";
+      recording += "      - record: dashboard:query" + std::to_string(++queries) + "\n        expr: " + json(e).dump() + "\n";
+    }
+  CHECK(queries >= 12);
+  test::temp_dir tmp("iota-dashboard");
+  std::ofstream(tmp.path() + "/dashboard-queries.yml") << recording;
+  auto parsed = test::run_command({"promtool", "check", "rules", tmp.path() + "/dashboard-queries.yml"});
+  INFO("the dashboard's queries: " << parsed.output);
+  CHECK(parsed.exit_code == 0);
+
+  // Every metric named is one the daemon serves (drive one notify and one orchestrate first, so
+  // the write path's series exist); counters that start with their first event are named by
+  // the code that counts them.
+  REQUIRE(call("POST", "/v1/api/orchestrations/Thing/orchestrate").status == 200);
+  test::mqtt_publish(broker.url(), "cm/notify", {R"({"o":"c","t":"Thing","k":{"id":"m-1"},"instance":{"id":"m-1"}})"});
+  REQUIRE(test::wait_until([&] { return call("GET", "/v1/api/orchestrations/Thing/m-1/instances").status == 200; }, 60s));
+  auto live = call("GET", "/metrics").body;
+  const std::set<std::string> on_first_event = {"iota_restarts_heartbeat_total", "iota_restarts_phase_total",
+                                                "iota_restarts_missing_total"};
+  auto named = metrics_named(exprs + test::read_file(dir + "/prometheus-rules.yml"));
+  CHECK(named.size() >= 10);
+  for (auto& m : named) {
+    INFO(m);
+    if (on_first_event.count(m))
+      CHECK(test::read_file(std::string(IOTA_SOURCE_DIR) + "/actors/instance_fleet.cpp").find("\"restarts_\"") !=
+            std::string::npos);
+    else
+      CHECK(live.find("\n" + m + "{") != std::string::npos);
+  }
 }
 
 TEST_CASE_METHOD(api_fixture, "dashboard, static files, CORS and bad requests", "[e2e][http]") {
