@@ -390,6 +390,9 @@ msg::http_api_actor spawn_http_api(caf::actor_system& sys, http_api_settings set
 io::http_handler make_http_handler(msg::http_api_actor api, std::string static_root,
                                    std::shared_ptr<io::http_auth> auth) {
   return [api, root = std::move(static_root), auth](io::http_request req, io::http_responder respond) {
+    if (req.path == "/v1/api/openapi.json" && req.method == "GET")  // SPEC 11: public, like the page
+      if (auto file = io::serve_static(root, "/openapi.json"))
+        return respond(std::move(*file));
     bool api_path = req.path.rfind("/v1/", 0) == 0 || req.path == "/metrics" ||
                     req.path == "/healthz" || req.path == "/readyz";
     if (!api_path && req.method == "GET") {

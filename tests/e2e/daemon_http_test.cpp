@@ -371,3 +371,131 @@ TEST_CASE("a write posted the moment /healthz answers waits for the election and
     daemon.stop();
   }
 }
+
+namespace {
+
+// A small JSON Schema check for the OpenAPI 3.0 subset the document uses: $ref, type,
+// nullable, required, properties, additionalProperties, items, enum, oneOf, minimum, maxItems.
+// Returns "" or where the value breaks the schema.
+std::string schema_mismatch(const json& doc, const json& schema, const json& v, const std::string& at) {
+  if (schema.contains("$ref")) {
+    auto name = schema["$ref"].get<std::string>().substr(std::string("#/components/schemas/").size());
+    return schema_mismatch(doc, doc["components"]["schemas"][name], v, at);
+  }
+  if (schema.contains("oneOf")) {
+    int matched = 0;
+    for (auto& s : schema["oneOf"])
+      matched += schema_mismatch(doc, s, v, at).empty() ? 1 : 0;
+    return matched >= 1 ? "" : at + ": matches none of oneOf";
+  }
+  if (v.is_null())
+    return schema.value("nullable", false) ? "" : at + ": null";
+  auto type = schema.value("type", std::string{});
+  bool ok = type.empty() || (type == "object" && v.is_object()) || (type == "array" && v.is_array()) ||
+            (type == "string" && v.is_string()) || (type == "boolean" && v.is_boolean()) ||
+            (type == "integer" && v.is_number_integer()) || (type == "number" && v.is_number());
+  if (!ok)
+    return at + ": not " + type + " but " + v.dump().substr(0, 80);
+  if (schema.contains("enum") && std::find(schema["enum"].begin(), schema["enum"].end(), v) == schema["enum"].end())
+    return at + ": " + v.dump() + " not in the enum";
+  if (schema.contains("minimum") && v.is_number() && v.get<double>() < schema["minimum"].get<double>())
+    return at + ": below the minimum";
+  if (v.is_object()) {
+    for (auto& r : schema.value("required", json::array()))
+      if (!v.contains(r.get<std::string>()))
+        return at + ": missing " + r.get<std::string>();
+    for (auto& [k, sub] : v.items()) {
+      if (schema.contains("properties") && schema["properties"].contains(k)) {
+        if (auto m = schema_mismatch(doc, schema["properties"][k], sub, at + "." + k); !m.empty())
+          return m;
+      } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
+        if (auto m = schema_mismatch(doc, schema["additionalProperties"], sub, at + "." + k); !m.empty())
+          return m;
+      }
+    }
+  }
+  if (v.is_array()) {
+    if (schema.contains("maxItems") && v.size() > schema["maxItems"].get<std::size_t>())
+      return at + ": more than maxItems";
+    if (schema.contains("items"))
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (auto m = schema_mismatch(doc, schema["items"], v[i], at + "[" + std::to_string(i) + "]"); !m.empty())
+          return m;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(api_fixture, "GET /v1/api/openapi.json describes every route the daemon answers, and live answers "
+                              "match its schemas",
+                 "[e2e][http][openapi]") {
+  auto r = call("GET", "/v1/api/openapi.json");
+  REQUIRE(r.status == 200);
+  CHECK(r.header("content-type").find("application/json") == 0);
+  auto doc = json::parse(r.body);
+  CHECK(doc["openapi"].get<std::string>().rfind("3.", 0) == 0);
+
+  REQUIRE(call("POST", "/v1/api/orchestrations/Thing/orchestrate").status == 200);
+  // One probe per route and outcome, as a client would call it: the documented path template,
+  // the method, the concrete target, and an optional body.
+  struct probe {
+    std::string path, method, target, body;
+  };
+  const std::vector<probe> probes = {
+    {"/healthz", "get", "/healthz", ""},
+    {"/readyz", "get", "/readyz", ""},
+    {"/metrics", "get", "/metrics", ""},
+    {"/v1/api/openapi.json", "get", "/v1/api/openapi.json", ""},
+    {"/v1/api/stats", "get", "/v1/api/stats", ""},
+    {"/v1/api/events", "get", "/v1/api/events?resource=Thing&limit=5", ""},
+    {"/v1/api/events", "get", "/v1/api/events?limit=0", ""},
+    {"/v1/api/events", "get", "/v1/api/events?resource=Nope", ""},
+    {"/v1/api/orchestrations", "get", "/v1/api/orchestrations", ""},
+    {"/v1/api/orchestrations/{resource}", "get", "/v1/api/orchestrations/Thing", ""},
+    {"/v1/api/orchestrations/{resource}", "get", "/v1/api/orchestrations/Nope", ""},
+    {"/v1/api/orchestrations/{resource}/orchestrate", "post", "/v1/api/orchestrations/Thing/orchestrate", "{}"},
+    {"/v1/api/orchestrations/{resource}/orchestrate", "post", "/v1/api/orchestrations/Thing/orchestrate?dryRun=true",
+     R"({"maxInstances":20})"},
+    {"/v1/api/orchestrations/{resource}/orchestrate", "post", "/v1/api/orchestrations/Thing/orchestrate", "{nope"},
+    {"/v1/api/orchestrations/{resource}/orchestrate", "post", "/v1/api/orchestrations/Thing/orchestrate",
+     R"({"maxInstances":-1})"},
+    {"/v1/api/orchestrations/{resource}/reconcile", "post", "/v1/api/orchestrations/Thing/reconcile", ""},
+    {"/v1/api/orchestrations/{resource}/{id}/instances", "get", "/v1/api/orchestrations/Thing/thing-7/instances", ""},
+    {"/v1/api/orchestrations/{resource}/{id}/instances", "get", "/v1/api/orchestrations/Thing/nope/instances", ""},
+    {"/v1/api/orchestrations/{resource}/instances/{instance}/drain", "post",
+     "/v1/api/orchestrations/Thing/instances/x/drain", ""},
+    {"/v1/api/orchestrations/{resource}/instances/{instance}/drain", "post",
+     "/v1/api/orchestrations/Thing/instances/9/drain", ""},
+  };
+  std::set<std::string> probed;
+  for (auto& p : probes) {
+    INFO(p.method << " " << p.target << " " << p.body);
+    probed.insert(p.path + " " + p.method);
+    REQUIRE(doc["paths"].contains(p.path));
+    REQUIRE(doc["paths"][p.path].contains(p.method));
+    auto& operation = doc["paths"][p.path][p.method];
+    std::string method = p.method == "get" ? "GET" : "POST";
+    auto answer = p.body.empty() ? call(method, p.target)
+                                 : call(method, p.target, p.body, {{"Content-Type", "application/json"}});
+    INFO("answered " << answer.status << " " << answer.body.substr(0, 300));
+    auto status = std::to_string(answer.status);
+    REQUIRE(operation["responses"].contains(status));  // every status it answers is documented
+    auto& response = operation["responses"][status];
+    if (!response.contains("content"))
+      continue;
+    auto content = response["content"].begin();
+    CHECK(answer.header("content-type").find(content.key()) == 0);
+    if (content.key() != "application/json")
+      continue;
+    auto body = json::parse(answer.body);
+    CHECK(schema_mismatch(doc, content.value()["schema"], body, "body") == "");
+  }
+  // Every documented operation was probed: the document holds no route the daemon lacks.
+  for (auto& [path, item] : doc["paths"].items())
+    for (auto& [method, _] : item.items())
+      if (method != "parameters")
+        CHECK(probed.count(path + " " + method) == 1);
+  // And a route the document lacks is not served.
+  CHECK(call("GET", "/v1/api/nothing").status == 404);
+}
