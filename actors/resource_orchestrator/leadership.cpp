@@ -135,10 +135,7 @@ void become_leader(self_ptr self, const std::string& fence_path) {
   st.probe.add("leadership_gained");
   log_info(self, "leading (election znode " + fence_path + "): re-reading " + st.root +
                    " before writing");
-  auto before = leader_name(st.leader_data);
-  decide_now(self, new_decision(self, "leadership", std::nullopt, {}, "gained",
-                                "election znode " + fence_path +
-                                  (before.empty() ? std::string{} : "; the leader before: " + before)));
+  decide_now(self, new_decision(self, "leadership", std::nullopt, {}, "gained", "election znode " + fence_path));
   // Read what the previous leader left, with a fetch that starts now.
   st.loaded = false;
   if (st.fetching)

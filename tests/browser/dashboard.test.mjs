@@ -136,9 +136,9 @@ test('dashboard: orchestrate Thing, then look resources up', async () => {
   assert.equal((await msg.textContent()).trim(), 'orchestrated', 'message after Orchestrate');
 
   // The instance table: one row per instance (the page refreshes right after the orchestrate).
-  const rows = thing.locator('tbody tr');
+  const rows = thing.locator('table.instances tbody tr.instance');
   await waitUntil(`${expectInstances} rows in Thing's instance table`,
-    page.waitForFunction(([s, n]) => s.querySelectorAll('tbody tr').length === n,
+    page.waitForFunction(([s, n]) => s.querySelectorAll('table.instances tbody tr.instance').length === n,
       [await thing.elementHandle(), expectInstances], { timeout: WAIT }),
     async () => `${await rows.count()} rows`);
   assert.equal(await rows.count(), expectInstances, 'instance rows');
@@ -169,8 +169,34 @@ test('dashboard: orchestrate Thing, then look resources up', async () => {
   const missing = await findInstance(thing, unknownId, found);
   assert.equal(missing, 'N/A', `lookup of ${unknownId}`);
 
-  // The known id again: the answer comes back (N/A is not sticky).
+  // The known id again: the answer comes back (N/A is not sticky), with why it is there.
   assert.equal(await findInstance(thing, lookupId, 'N/A'), String(expected), `lookup of ${lookupId} again`);
+  assert.match(await thing.locator('.why').textContent(), /placed by orchestrate at \d{4}-\d\d-\d\dT/,
+    'why the id is there (SPEC 14)');
+
+  // The decision history: the orchestrate's rows, newest first; filtered by kind.
+  const history = thing.locator('table.history tbody tr');
+  await waitUntil('the orchestrate in the history', history.filter({ hasText: 'finished:' }).first()
+    .waitFor({ timeout: WAIT }), async () => JSON.stringify(await history.allTextContents()));
+  await thing.locator('select').selectOption('placed');
+  await waitUntil('only placements after filtering by kind', page.waitForFunction((t) =>
+    [...t.querySelectorAll('table.history tbody tr td:nth-child(2)')].every((td) => td.textContent === 'placed') &&
+    t.querySelectorAll('table.history tbody tr').length > 0,
+  await thing.elementHandle(), { timeout: WAIT }), async () => JSON.stringify(await history.allTextContents()));
+
+  // The drill-down of an instance: its ids, restarts by cause, last heartbeat, its decisions.
+  await rows.first().locator('td.iid').click();
+  const drill = thing.locator('tr.drill');
+  await waitUntil('the drill-down of an instance', drill.filter({ hasText: 'restarts by cause' })
+    .filter({ hasText: 'placed' }).waitFor({ timeout: WAIT }), async () => JSON.stringify(await drill.allTextContents()));
+
+  // The live charts (uPlot, served with the page): three, drawn.
+  await waitUntil('three uPlot charts', page.waitForFunction(() =>
+    document.querySelectorAll('#live .uplot canvas').length >= 3, null, { timeout: WAIT }),
+  async () => JSON.stringify(await page.locator('#live').textContent()));
+  assert.equal(await page.locator('#live-msg').textContent(), '', 'no chart error');
+  await waitUntil('three samples in the charts', page.waitForFunction(() => live.t.length >= 3, null, { timeout: WAIT }),
+    async () => 'fewer samples');
 
   await takeScreenshot();
 });
