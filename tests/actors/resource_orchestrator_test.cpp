@@ -9,9 +9,11 @@
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/decision_log.hpp"
 #include "actors/resource_orchestrator.hpp"
 #include "fakes/deterministic_system.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
+#include "tests/fixtures/ids.hpp"
 #include "messages/errors.hpp"
 #include "model/planner.hpp"
 #include "model/zk_layout.hpp"
@@ -432,4 +434,46 @@ TEST_CASE_METHOD(fixture, "stats count messages per type", "[orchestrator][stats
       CHECK(h.handled == 3);
     }
   CHECK(found);
+}
+
+TEST_CASE_METHOD(fixture, "why: each id of a bulk orchestrate of 400,000 finds the decision that placed it, with no "
+                          "copy per id in the history",
+                 "[orchestrator][history]") {
+  auto history = std::make_shared<actors::decision_log>();
+  settings.history = history;
+  settings.options = model::resource_options{10, 100, 5000};
+  inventory->ids = test::uuids(400000, 41);
+  auto a = spawn();
+  auto r = ask<model::orchestration_status>(a, msg::orchestrate_atom::value,
+                                            model::orchestrate_request{settings.options, false});
+  REQUIRE(r.value);
+  REQUIRE(r.value->resources == 400000);
+  for (auto* id : {&inventory->ids.front(), &inventory->ids[199999], &inventory->ids.back()}) {
+    INFO(*id);
+    model::instance_id where = -1;
+    std::uint64_t decided_by = 0;
+    auto rh = self->request(a, caf::infinite, msg::why_atom::value, *id);
+    sched.run();
+    rh.receive([&](model::instance_id w, std::uint64_t d) { where = w; decided_by = d; }, [](caf::error&) {});
+    REQUIRE(where >= 0);
+    REQUIRE(decided_by != 0);
+    auto why = history->about("Thing", *id, decided_by);
+    REQUIRE(why.size() >= 1);
+    CHECK(why[0].seq == decided_by);
+    CHECK(why[0].kind == "placed");
+    CHECK(why[0].cause == "orchestrate");
+    CHECK(why[0].instance == std::to_string(where));
+    CHECK(why[0].count > 4000);  // the ids that decision put on that instance
+    CHECK(why[0].ids.size() == model::max_listed_ids);
+  }
+  // Bounded memory: one decision per instance (and the orchestrate's start and end), each
+  // listing at most 100 ids, for 400,000 placed ids.
+  model::decision_filter all;
+  all.limit = 10000;
+  auto kept = history->query(all);
+  CHECK(kept.size() < 2 * r.value->instances.size() + 5);
+  std::size_t listed = 0;
+  for (auto& d : kept)
+    listed += d.ids.size();
+  CHECK(listed <= model::max_listed_ids * kept.size());
 }

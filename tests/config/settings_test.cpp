@@ -97,6 +97,7 @@ struct fixture {
 };
 
 void check_default_values(const settings& s) {
+  CHECK(s.history_events_per_resource == 10000);
   CHECK(s.zookeeper == "localhost:2181");
   CHECK(s.zookeeper_session_timeout == 6s);
   CHECK(s.mqtt.brokers == "mqtt://localhost:1883");
@@ -472,6 +473,8 @@ TEST_CASE("a bad config file names the key, the file and the value", "[config]")
       {"mqtt: cm/notify\n", {"config: mqtt " + src, "expected a map", "\"cm/notify\""}},
       {"mqtt:\n", {"config: mqtt " + src, "expected a map", "\"null\""}},
       {"mqtt: { maxPayloadBytes: 0 }\n", {"mqtt.maxPayloadBytes", ">= 1", "\"0\""}},
+      {"history: { eventsPerResource: 0 }\n", {"history.eventsPerResource", ">= 1", "\"0\""}},
+      {"history: { size: 5 }\n", {"history.size"}},
       {"orchestrator: { maxMovesPerStep: -1 }\n",
        {"orchestrator.maxMovesPerStep", "non-negative", "\"-1\""}},
       {"orchestrator: { maxQueuedEvents: 99999999999999999999999 }\n",

@@ -35,7 +35,8 @@ struct daemon_side {
   std::shared_ptr<std::atomic<int>> leads_all = std::make_shared<std::atomic<int>>(-1);
 };
 
-daemon_side make_side(caf::actor_system& sys, const std::string& hosts, const std::string& name) {
+daemon_side make_side(caf::actor_system& sys, const std::string& hosts, const std::string& name,
+                      const std::string& token = {}) {
   daemon_side d;
   d.store = io::make_zookeeper_store(hosts, 4s);
   actors::orchestrator_settings s;
@@ -48,6 +49,7 @@ daemon_side make_side(caf::actor_system& sys, const std::string& hosts, const st
   ls.resources = {"Thing"};
   ls.data = R"({"daemon":")" + name + R"(","http":")" + name + R"(:8080"})";
   ls.session_timeout = 4s;
+  ls.token = token;
   auto flag = d.leads_all;
   ls.on_leads_all = [flag](bool all) { *flag = all ? 1 : 0; };
   d.leader = actors::spawn_leader(sys, ls, d.store, {{"Thing", d.orch}});
@@ -185,4 +187,38 @@ TEST_CASE_METHOD(election, "leader election: three candidates, each watches its 
   a.store->stop();
   c.store->stop();
   r->stop();
+}
+
+TEST_CASE_METHOD(election, "a daemon that finds its own earlier election znode (from another session) removes it by "
+          "name and leads at once, instead of queueing behind itself", "[leader][zookeeper]") {
+  // An earlier session of this daemon left its znode; that session is still open here, so the
+  // znode would never expire by itself.
+  auto earlier = connected_store(zk.hosts());
+  std::promise<io::zk_rc> made;
+  auto made_f = made.get_future();
+  earlier->ensure_path("/iota/orchestrator/leader/Thing", [&](io::zk_rc) {
+    earlier->create("/iota/orchestrator/leader/Thing/n_daemon-x-7_", "{}", io::ephemeral | io::sequential,
+                    [&](io::zk_rc rc, std::string) { made.set_value(rc); });
+  });
+  REQUIRE(made_f.wait_for(30s) == std::future_status::ready);
+  REQUIRE(made_f.get() == io::zk_ok);
+  auto names = [&] {
+    std::promise<std::vector<std::string>> p;
+    auto f = p.get_future();
+    earlier->children("/iota/orchestrator/leader/Thing",
+                      [&p](io::zk_rc, std::vector<std::string> n) { p.set_value(std::move(n)); });
+    REQUIRE(f.wait_for(30s) == std::future_status::ready);
+    return f.get();
+  };
+  REQUIRE(names().size() == 1);
+
+  auto a = make_side(sys, zk.hosts(), "daemon-x", "daemon-x-7");
+  REQUIRE(test::wait_until([&] { return *a.leads_all == 1; }, 30s));
+  auto left = names();
+  REQUIRE(left.size() == 1);  // only its new znode: the earlier one was removed by name
+  CHECK(leadership_of(self, a.orch).fence_path == "/iota/orchestrator/leader/Thing/" + left[0]);
+  for (auto x : {caf::actor_cast<caf::actor>(a.orch), caf::actor_cast<caf::actor>(a.leader)})
+    self->send_exit(x, caf::exit_reason::user_shutdown);
+  a.store->stop();
+  earlier->stop();
 }
