@@ -17,6 +17,7 @@
 #include "io/static_files.hpp"
 #include "messages/errors.hpp"
 #include "model/bearer_auth.hpp"
+#include "model/decision_history.hpp"
 #include "model/rest_input.hpp"
 #include "model/status.hpp"
 #include "model/zk_layout.hpp"
@@ -62,17 +63,6 @@ io::http_response error_response(const caf::error& e) {
   return io::json_error(503, "orchestrator unavailable: " + caf::to_string(e));
 }
 
-std::string iso8601(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
-}
-
 using health_map = std::map<int, msg::instance_health>;
 
 json instance_json(const model::instance_status& i, const std::string& instance_name, const health_map& health) {
@@ -86,7 +76,7 @@ json instance_json(const model::instance_status& i, const std::string& instance_
                               {"missing", h->second.restarts_by_cause[2]}};
   json last = nullptr;
   if (h != health.end() && h->second.last_heartbeat_ms > 0)
-    last = iso8601(h->second.last_heartbeat_ms);
+    last = model::iso8601_ms(h->second.last_heartbeat_ms);
   return {{"id", std::to_string(i.id)},
           {"used", i.used},
           {"count", i.count},

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <ctime>
 #include <vector>
+
+#include "model/decision_history.hpp"
 
 namespace iota::io::kube {
 
@@ -178,11 +179,7 @@ bool is_not_found(int status, const std::string& body) {
 
 std::string render_pod_event(const std::string& ns, const std::string& pod, const std::string& reason,
                              const std::string& message, std::int64_t now_ms) {
-  std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  auto stamp = model::iso8601_ms(now_ms);  // RFC 3339; the API server parses the fraction
   char suffix[32];
   std::snprintf(suffix, sizeof suffix, ".%llx", static_cast<unsigned long long>(now_ms) * 1000000ull);
   json e = {

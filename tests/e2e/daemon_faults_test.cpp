@@ -158,15 +158,7 @@ TEST_CASE("a ZooKeeper ensemble loses its leader, then its quorum for 20 s, mid-
     return j.is_object() ? j.value("resources", -1) : -1;
   };
   REQUIRE(test::http_request(port, "POST", "/v1/api/orchestrations/Thing/orchestrate").status == 200);
-  REQUIRE(test::wait_until([&] {
-    auto j = json::parse(get("/v1/api/orchestrations/Thing").body, nullptr, false);
-    if (!j.is_object() || j["instances"].size() != 2)
-      return false;
-    for (auto& i : j["instances"])
-      if (i["pod"]["phase"] != "Running" || i["lastHeartbeat"].is_null())
-        return false;
-    return true;
-  }, 120s));
+  REQUIRE(test::wait_until([&] { return test::instances_running_with_heartbeats(port, "Thing", 2); }, 120s));
   auto workers = worker_pids(daemon.pid());
   REQUIRE(workers.size() == 2);
 

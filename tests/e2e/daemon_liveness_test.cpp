@@ -104,15 +104,7 @@ TEST_CASE_METHOD(liveness_fixture, "heartbeats, silent workers, crash loops and 
   };
   REQUIRE(orchestrate("Thing").status == 200);
   // Every worker runs and heart-beats.
-  REQUIRE(test::wait_until([&] {
-    auto o = orchestration("Thing");
-    if (o["instances"].size() != 3)
-      return false;
-    for (auto& i : o["instances"])
-      if (i["pod"]["phase"] != "Running" || i["lastHeartbeat"].is_null())
-        return false;
-    return true;
-  }, 120s));
+  REQUIRE(test::wait_until([&] { return test::instances_running_with_heartbeats(port, "Thing", 3); }, 120s));
 
   SECTION("heart-beating workers are never restarted; one silent worker is, alone") {
     std::int64_t t0 = -1;
