@@ -3,6 +3,8 @@
 // channel-down and maintenance decisions.
 #include <catch2/catch.hpp>
 
+#include "actors/decision_log.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -132,7 +134,10 @@ TEST_CASE_METHOD(fixture, "heartbeat checks: silent, reset by asking, grace firs
 
 TEST_CASE_METHOD(fixture, "a crash loop backs off exponentially up to the maximum", "[liveness][supervisor]") {
   driver->phases[3] = io::pod_phase::running;
-  auto a = supervisor(quick());
+  auto settings = quick();
+  auto history = std::make_shared<actors::decision_log>();
+  settings.history = history;
+  auto a = supervisor(settings);
   auto restart = [&] {
     driver->calls.clear();
     self->send(a, msg::restart_atom::value, msg::restart_cause::heartbeat);
@@ -150,6 +155,20 @@ TEST_CASE_METHOD(fixture, "a crash loop backs off exponentially up to the maximu
     CHECK(driver->count("remove") == 1);
   }
   CHECK(health(a).restarts == 6);
+  // SPEC 14: six restarts and five backoffs, each with its cause, on instance 3.
+  model::decision_filter restarts;
+  restarts.kind = "restart";
+  auto r = history->query(restarts);
+  REQUIRE(r.size() == 6);
+  CHECK(r[0].resource == "Thing");
+  CHECK(r[0].instance == "3");
+  CHECK(r[0].cause == "heartbeat");
+  model::decision_filter backoffs;
+  backoffs.kind = "backoff";
+  auto b = history->query(backoffs);
+  REQUIRE(b.size() == 5);
+  CHECK(b[0].detail == "restart 6 in a row: waiting 80000 ms before it");
+  CHECK(b[4].detail == "restart 2 in a row: waiting 10000 ms before it");
 }
 
 TEST_CASE_METHOD(fixture, "the fleet follows the orchestrator and routes by instance", "[liveness][fleet]") {

@@ -477,3 +477,53 @@ TEST_CASE_METHOD(fixture, "why: each id of a bulk orchestrate of 400,000 finds t
     listed += d.ids.size();
   CHECK(listed <= model::max_listed_ids * kept.size());
 }
+
+TEST_CASE_METHOD(fixture, "the history records an orchestrate, a drain's moves and removal, a reconcile's repairs and "
+                          "a refused orchestrate, with their causes",
+                 "[orchestrator][history]") {
+  auto history = std::make_shared<actors::decision_log>();
+  settings.history = history;
+  inventory->ids = ids(0, 6);
+  settings.options = model::resource_options{3, 100, 10};
+  auto a = spawn();
+  REQUIRE(ask<model::orchestration_status>(a, msg::orchestrate_atom::value,
+                                           model::orchestrate_request{settings.options, false})
+            .value);
+  REQUIRE(ask<model::orchestration_status>(a, msg::drain_atom::value, model::instance_id{1}).value);
+  // The inventory changes behind the daemon's back: one id gone, one new; a reconcile repairs.
+  inventory->ids = ids(1, 7);
+  auto rec = ask<msg::reconcile_report>(a, msg::reconcile_atom::value);
+  REQUIRE(rec.value);
+  CHECK(rec.value->created == 1);
+  CHECK(rec.value->deleted == 1);
+  // More instances than allowed: refused, and recorded as such.
+  auto refused = ask<model::orchestration_status>(a, msg::orchestrate_atom::value,
+                                                  model::orchestrate_request{model::resource_options{3, 1, 1}, false});
+  REQUIRE_FALSE(refused.value);
+
+  model::decision_filter all;
+  all.limit = 1000;
+  auto events = history->query(all);
+  auto count = [&](const std::string& kind, const std::string& cause) {
+    return std::count_if(events.begin(), events.end(), [&](auto& d) { return d.kind == kind && d.cause == cause; });
+  };
+  CHECK(count("placed", "orchestrate") == 3);  // one per instance
+  CHECK(count("moved", "drain") >= 1);         // instance 1's ids, to the others
+  CHECK(count("instance_removed", "drain") == 1);
+  CHECK(count("placed", "reconcile") == 1);
+  CHECK(count("removed", "reconcile") == 1);
+  CHECK(count("reconcile", "reconcile") == 1);
+  CHECK(count("orchestrate", "orchestrate") == 3);  // started, finished; and the refused one
+  CHECK(count("orchestrate", "drain") == 2);        // started, finished
+  auto refusal = std::find_if(events.begin(), events.end(), [](auto& d) {
+    return d.kind == "orchestrate" && d.detail.rfind("refused: ", 0) == 0;
+  });
+  REQUIRE(refusal != events.end());
+  // Newest first, each numbered once.
+  for (std::size_t i = 1; i < events.size(); ++i)
+    CHECK(events[i - 1].seq > events[i].seq);
+  // The moved ids say where they came from, and a lookup finds the move.
+  auto moved = std::find_if(events.begin(), events.end(), [](auto& d) { return d.kind == "moved"; });
+  REQUIRE(moved != events.end());
+  CHECK(moved->detail == "from instance [1]");
+}
