@@ -57,6 +57,35 @@ namespace iota::apps {
 
 namespace {
 
+// One resource type's heartbeat consumer: started when this daemon leads, stopped while it
+// is suspended, started afresh (a new librdkafka consumer in the same group) when it resumes.
+struct heartbeat_consumer {
+  io::kafka_consumer_settings settings;
+  msg::kafka_bridge_actor bridge;
+  std::unique_ptr<io::kafka_consumer> current;
+
+  void start() {
+    if (current)
+      return;
+    current = io::make_kafka_consumer(settings);
+    auto kbridge = bridge;
+    current->start(
+      [kbridge](std::string value) { caf::anon_send(kbridge, msg::kafka_atom::value, std::move(value)); },
+      [kbridge](bool healthy, const std::string& detail) {
+        caf::anon_send(kbridge, msg::kafka_state_atom::value, healthy, detail);
+      });
+  }
+  void stop() {
+    if (current)
+      current->stop();
+    current.reset();
+  }
+};
+
+}  // namespace
+
+namespace {
+
 // Blocks the stop signals in every thread (threads inherit the mask), so that only the
 // main thread's sigwait() sees them.
 sigset_t block_stop_signals() {
@@ -172,7 +201,7 @@ int run_daemon(int argc, char** argv) {
   // The instance side: a fleet of supervisors per resource, heartbeats for those with
   // `heart`, and the pod monitor.
   std::map<std::string, msg::fleet_actor> fleets;
-  std::vector<std::function<void()>> start_consumers;
+  std::vector<std::shared_ptr<heartbeat_consumer>> consumers;
   for (auto& r : cfg.resources) {
     driver->add_template(r.resource, r.instance_name, io::read_file(r.template_file).value_or(""));
     auto fs = fleet_settings_of(cfg, r);
@@ -190,18 +219,12 @@ int run_daemon(int argc, char** argv) {
     auto ticker = actors::spawn_heartbeat_ticker(sys, ticker_settings_of(cfg, r), fleet, kbridge);
     started.push("heartbeat ticker " + r.resource, stop_actor(ticker));
     report_to_stats(ticker);
-    std::shared_ptr<io::kafka_consumer> consumer = io::make_kafka_consumer(kafka_settings_of(cfg, r));
+    auto consumer = std::make_shared<heartbeat_consumer>(heartbeat_consumer{kafka_settings_of(cfg, r), kbridge, nullptr});
     started.push("kafka consumer " + r.resource, [consumer] { consumer->stop(); });
     // Started only once this daemon leads (below): the consumers of all daemons share the
     // group id, so a follower's consumer would take the HeartBeat partitions from the
     // leader, which would then see a dead channel and never restart a silent worker.
-    start_consumers.push_back([consumer, kbridge] {
-      consumer->start(
-        [kbridge](std::string value) { caf::anon_send(kbridge, msg::kafka_atom::value, std::move(value)); },
-        [kbridge](bool healthy, const std::string& detail) {
-          caf::anon_send(kbridge, msg::kafka_state_atom::value, healthy, detail);
-        });
-    });
+    consumers.push_back(consumer);
   }
   auto monitor = actors::spawn_pod_monitor(sys, cfg.liveness.pod_check_period, fleets, driver);
   started.push("pod monitor", stop_actor(monitor));
@@ -301,8 +324,8 @@ int run_daemon(int argc, char** argv) {
         return;
     }
     log::info("daemon", "leading every resource type: starting the heartbeat consumers and the notify intake");
-    for (auto& start_consumer : start_consumers)
-      start_consumer();
+    for (auto& c : consumers)
+      c->start();
     intake->start(
       std::move(replay),
       [bridge](std::uint64_t seq, std::string payload) {
@@ -321,11 +344,19 @@ int run_daemon(int argc, char** argv) {
         break;
       paused = leading->suspended;
       lk.unlock();
+      // The heartbeat consumers too: they share their group with a daemon elected meanwhile,
+      // which must get every partition (a period without heartbeats restarts nobody).
       if (paused) {
-        log::warn("daemon", "ZooKeeper away for about a session timeout: pausing the notify intake");
+        log::warn("daemon", "ZooKeeper away for about a session timeout: pausing the notify intake and the "
+                            "heartbeat consumers; workers keep running");
         intake->pause();
+        for (auto& c : consumers)
+          c->stop();
       } else {
-        log::info("daemon", "ZooKeeper back in the same session, still leading: resuming the notify intake");
+        log::info("daemon", "ZooKeeper back in the same session, still leading: resuming the notify intake "
+                            "and the heartbeat consumers");
+        for (auto& c : consumers)
+          c->start();
         intake->resume();
       }
       lk.lock();

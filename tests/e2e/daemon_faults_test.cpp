@@ -198,6 +198,16 @@ TEST_CASE("a ZooKeeper ensemble loses its leader, then its quorum for 20 s, mid-
   auto resumed = seconds_since(back);
   std::printf("ensemble: writes resumed %.1f s after the quorum returned\n", resumed);
   CHECK(resumed < 30);
+  // The heartbeat consumers were stopped while suspended and started again: heartbeats flow.
+  auto heartbeat_of = [&](int instance) {
+    auto j = json::parse(get("/v1/api/orchestrations/Thing").body, nullptr, false);
+    if (!j.is_object() || j["instances"].size() <= static_cast<std::size_t>(instance))
+      return std::string{};
+    auto h = j["instances"][instance]["lastHeartbeat"];
+    return h.is_string() ? h.get<std::string>() : std::string{};
+  };
+  auto before = heartbeat_of(0);
+  REQUIRE(test::wait_until([&] { return heartbeat_of(0) > before; }, 60s));
 
   stream.stop();
   REQUIRE(stream.failure().empty());
@@ -227,6 +237,8 @@ TEST_CASE("a ZooKeeper ensemble loses its leader, then its quorum for 20 s, mid-
   CHECK(daemon.count_in_log("restarting (exec)") == 0);
   CHECK(daemon.count_in_log("suspended: disconnected from ZooKeeper") == 1);
   CHECK(daemon.count_in_log("resumed: back in the same ZooKeeper session") == 1);
+  CHECK(daemon.count_in_log("pausing the notify intake and the heartbeat consumers") == 1);
+  CHECK(daemon.count_in_log("resuming the notify intake and the heartbeat consumers") == 1);
 }
 
 namespace {
