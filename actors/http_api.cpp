@@ -20,6 +20,7 @@
 #include "model/decision_history.hpp"
 #include "model/rest_input.hpp"
 #include "model/status.hpp"
+#include "model/text.hpp"
 #include "model/zk_layout.hpp"
 
 namespace iota::actors {
@@ -261,7 +262,7 @@ void route(self_ptr self, msg::http_call& call) {
     if (!filter)
       return respond(io::json_error(400, error));
     if (!filter->resource.empty() && st.cfg.resources.count(filter->resource) == 0)
-      return respond(io::json_error(404, "unknown resource " + json(filter->resource).dump()));
+      return respond(io::json_error(404, "unknown resource " + model::quoted(filter->resource)));
     auto events = st.cfg.history ? st.cfg.history->query(*filter) : std::vector<model::decision>{};
     io::http_response r;
     r.body = R"({"events":)" + model::to_json(events) + "}";
@@ -279,7 +280,7 @@ void route(self_ptr self, msg::http_call& call) {
     return respond(io::json_error(404, "no such route: " + req.path));
   auto it = st.cfg.resources.find(seg[3]);
   if (it == st.cfg.resources.end())
-    return respond(io::json_error(404, "unknown resource " + json(seg[3]).dump()));
+    return respond(io::json_error(404, "unknown resource " + model::quoted(seg[3])));
   auto res = it->second;
 
   if (seg.size() == 4) {  // GET /v1/api/orchestrations/:resource
@@ -332,7 +333,7 @@ void route(self_ptr self, msg::http_call& call) {
       return respond(method_not_allowed("POST"));
     auto id = model::parse_instance_name(seg[5]);
     if (!id)
-      return respond(io::json_error(400, "instance id must be a non-negative integer, got " + json(seg[5]).dump()));
+      return respond(io::json_error(400, "instance id must be a non-negative integer, got " + model::quoted(seg[5])));
     self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::drain_atom::value, *id)
       .then(
         [self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },

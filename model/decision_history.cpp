@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/text.hpp"
+
 
 namespace iota::model {
 
@@ -45,7 +47,7 @@ std::optional<decision_filter> parse_decision_filter(const std::map<std::string,
       f.resource = value;
     } else if (key == "instance") {
       if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos) {
-        error = "instance must be a non-negative integer, got " + nlohmann::json(value).dump();
+        error = "instance must be a non-negative integer, got " + model::quoted(value);
         return std::nullopt;
       }
       f.instance = std::to_string(std::stol(value));
@@ -54,19 +56,19 @@ std::optional<decision_filter> parse_decision_filter(const std::map<std::string,
     } else if (key == "kind") {
       if (!is_decision_kind(value)) {
         error = "kind must be one of placed, removed, moved, instance_created, instance_removed, restart, "
-                "backoff, leadership, reconcile, dropped, orchestrate; got " + nlohmann::json(value).dump();
+                "backoff, leadership, reconcile, dropped, orchestrate; got " + model::quoted(value);
         return std::nullopt;
       }
       f.kind = value;
     } else if (key == "limit") {
       if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos ||
           std::stol(value) < 1 || std::stol(value) > 10000) {
-        error = "limit must be an integer from 1 to 10000, got " + nlohmann::json(value).dump();
+        error = "limit must be an integer from 1 to 10000, got " + model::quoted(value);
         return std::nullopt;
       }
       f.limit = static_cast<std::size_t>(std::stol(value));
     } else {
-      error = "unknown filter " + nlohmann::json(key).dump() + " (resource, instance, id, kind, limit)";
+      error = "unknown filter " + model::quoted(key) + " (resource, instance, id, kind, limit)";
       return std::nullopt;
     }
   }
@@ -189,13 +191,15 @@ nlohmann::json json_of(const decision& d) {
 
 }  // namespace
 
-std::string to_json(const decision& d) { return json_of(d).dump(); }
+std::string to_json(const decision& d) {
+  return json_of(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string to_json(const std::vector<decision>& ds) {
   auto a = nlohmann::json::array();
   for (auto& d : ds)
     a.push_back(json_of(d));
-  return a.dump();
+  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace iota::model

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/text.hpp"
+
 namespace iota::model {
 
 namespace {
@@ -97,7 +99,7 @@ parse_orchestrate_request(const nlohmann::json& body, const resource_options& co
       req.dry_run = value.get<bool>();
       continue;
     }
-    return "unknown option " + nlohmann::json(key).dump() +
+    return "unknown option " + model::quoted(key) +
            " (known: maxInstances, resourcePerInstance, initInstances, dryRun)";
   }
   for (auto [rule, target] : {std::pair{&max_rule, &req.options.max_instances},

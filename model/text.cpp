@@ -1,5 +1,7 @@
 #include "model/text.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace iota::model {
 
 std::string_view trim(std::string_view s) {
@@ -9,6 +11,10 @@ std::string_view trim(std::string_view s) {
     return {};
   auto e = s.find_last_not_of(space);
   return s.substr(b, e - b + 1);
+}
+
+std::string quoted(std::string_view s) {
+  return nlohmann::json(std::string{s}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace iota::model

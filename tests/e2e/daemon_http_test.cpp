@@ -82,6 +82,13 @@ TEST_CASE_METHOD(api_fixture, "the REST API answers every route and error path",
   CHECK(empty["orchestrating"] == false);
   CHECK(empty["instances"].empty());
   check_error(call_json("GET", "/v1/api/orchestrations/Nope", 404), "Nope");
+  // Bytes that are not UTF-8, quoted back in errors: replaced, never an exception in the API
+  // actor (which would take the API down), as the fuzzer found.
+  check_error(call_json("GET", "/v1/api/orchestrations/%FF%FE", 404), "unknown resource");
+  check_error(call_json("GET", "/v1/api/events?kind=%FF", 400), "kind");
+  check_error(call_json("GET", "/v1/api/events?%C3=1", 400), "unknown filter");
+  check_error(call_json("POST", "/v1/api/orchestrations/Thing/instances/%FF/drain", 400), "instance id");
+  CHECK(call_json("GET", "/v1/api/orchestrations/Thing", 200)["resource"] == "Thing");  // still answering
 
   // Validation: nothing is written.
   check_error(call_json("POST", "/v1/api/orchestrations/Thing/orchestrate", 400, R"({"maxInstances":2})"),

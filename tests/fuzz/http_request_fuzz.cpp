@@ -5,8 +5,8 @@
 //   - the server's own request-target parsing and response serialization (io/http_codec);
 //   - serve_static's confinement to the web root (a file beside the root must never come
 //     back, whatever the path);
-//   - actors/http_api.cpp's pure steps: model::split_path, parse_instance_name and
-//     model::parse_orchestrate_http.
+//   - actors/http_api.cpp's pure steps: model::split_path, parse_instance_name,
+//     model::parse_orchestrate_http and the events filter (model::parse_decision_filter).
 // Properties: nothing throws out, a refusal is a 4xx with a non-empty message, a serialized
 // response has exactly one header/body separator before its body.
 #include <boost/beast/core/flat_buffer.hpp>
@@ -23,6 +23,7 @@
 
 #include <cstdlib>
 
+#include "model/decision_history.hpp"
 #include "model/rest_input.hpp"
 #include "model/zk_layout.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -101,6 +102,16 @@ void handle(http::request<http::string_body>& message) {
   } else {
     const auto& o = std::get<model::orchestrate_request>(parsed).options;
     FUZZ_CHECK(o.init_instances >= 1 && o.max_instances >= 1 && o.resource_per_instance >= 1);
+  }
+  // GET /v1/api/events: the filter of the query, or an error naming what is wrong; what it
+  // accepts stays in range.
+  std::string filter_error;
+  if (auto f = model::parse_decision_filter(request.query, filter_error)) {
+    FUZZ_CHECK(f->limit >= 1 && f->limit <= 10000);
+    FUZZ_CHECK(f->kind.empty() || model::is_decision_kind(f->kind));
+    FUZZ_CHECK(f->instance.empty() || f->instance.find_first_not_of("0123456789") == std::string::npos);
+  } else {
+    FUZZ_CHECK(!filter_error.empty());
   }
   http_response echo;
   echo.status = static_cast<int>(request.body.size() % 1000);
