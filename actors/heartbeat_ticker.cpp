@@ -98,7 +98,7 @@ msg::ticker_actor::behavior_type ticker_behavior(self_ptr self, ticker_settings 
         .then([self](msg::channel_health& h) { run_period(self, h); },
               [self](caf::error&) { run_period(self, msg::channel_health{false, 0}); });
     },
-    [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(self->mailbox().size()); },
+    [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(mailbox_depth(self)); },
   };
 }
 

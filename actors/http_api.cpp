@@ -367,7 +367,7 @@ msg::http_api_actor::behavior_type api_behavior(self_ptr self, http_api_settings
         st.probe.set("http_auth_refused_unknown", static_cast<std::int64_t>(auth->refused_unknown()));
         st.probe.set("http_writes_accepted", static_cast<std::int64_t>(auth->accepted_writes()));
       }
-      return st.probe.snapshot(self->mailbox().size());
+      return st.probe.snapshot(mailbox_depth(self));
     },
   };
 }

@@ -151,7 +151,7 @@ msg::fleet_actor::behavior_type fleet_behavior(self_ptr self, fleet_settings cfg
       return rp;
     },
     [=](msg::stats_atom) -> msg::actor_stats {
-      return self->state.probe.snapshot(self->mailbox().size());
+      return self->state.probe.snapshot(mailbox_depth(self));
     },
   };
 }

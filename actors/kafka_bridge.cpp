@@ -89,7 +89,7 @@ msg::kafka_bridge_actor spawn_kafka_bridge(caf::actor_system& sys, std::string r
         st.heartbeats = 0;
         return h;
       },
-      [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(self->mailbox().size()); },
+      [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(mailbox_depth(self)); },
     };
   });
 }

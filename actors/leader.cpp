@@ -427,7 +427,7 @@ internal_actor::behavior_type leader_behavior(
   return {
     [=](msg::stats_atom) -> msg::actor_stats {
       auto t = self->state.probe.measure("stats");
-      return self->state.probe.snapshot(self->mailbox().size());
+      return self->state.probe.snapshot(mailbox_depth(self));
     },
     [=](msg::status_atom) -> std::vector<msg::leadership> {
       std::vector<msg::leadership> out;

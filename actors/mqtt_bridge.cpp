@@ -158,7 +158,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
     [=](msg::stats_atom) -> msg::actor_stats {
       auto t = self->state.probe.measure("stats");
       self->state.probe.set("window_in_use", static_cast<std::int64_t>(self->state.intake->in_flight()));
-      return self->state.probe.snapshot(self->mailbox().size());
+      return self->state.probe.snapshot(mailbox_depth(self));
     },
     [=](msg::retry_atom, std::uint64_t id) {
       auto& st = self->state;

@@ -47,7 +47,7 @@ msg::pod_monitor_actor spawn_pod_monitor(caf::actor_system& sys, std::chrono::mi
         self->state.probe.add("phase_events");
         self->send(it->second, msg::phase_atom::value, id, phase, detail);
       },
-      [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(self->mailbox().size()); },
+      [=](msg::stats_atom) -> msg::actor_stats { return self->state.probe.snapshot(mailbox_depth(self)); },
     };
   });
   msg::pod_monitor_actor monitor = hdl;

@@ -39,7 +39,7 @@ msg::stats_actor::behavior_type stats_behavior(msg::stats_actor::stateful_pointe
         std::size_t waiting = 0;
       };
       auto g = std::make_shared<gather>();
-      g->figures.push_back(self->state.probe.snapshot(self->mailbox().size()));
+      g->figures.push_back(self->state.probe.snapshot(mailbox_depth(self)));
       g->waiting = self->state.sources.size();
       if (g->waiting == 0) {
         rp.deliver(std::move(g->figures));

@@ -195,7 +195,7 @@ internal_actor::behavior_type orchestrator_behavior(
     },
     [=](msg::stats_atom) -> msg::actor_stats {
       auto t = self->state.probe.measure("stats");
-      return self->state.probe.snapshot(self->mailbox().size());
+      return self->state.probe.snapshot(mailbox_depth(self));
     },
     [=](msg::register_atom, caf::actor listener) {
       auto& st = self->state;

@@ -82,10 +82,6 @@ struct heartbeat_consumer {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Blocks the stop signals in every thread (threads inherit the mask), so that only the
 // main thread's sigwait() sees them.
 sigset_t block_stop_signals() {
