@@ -55,8 +55,10 @@ std::optional<decision_filter> parse_decision_filter(const std::map<std::string,
       f.id = value;
     } else if (key == "kind") {
       if (!is_decision_kind(value)) {
-        error = "kind must be one of placed, removed, moved, instance_created, instance_removed, restart, "
-                "backoff, leadership, reconcile, dropped, orchestrate; got " + model::quoted(value);
+        std::string kinds;
+        for (auto& k : decision_kinds())
+          kinds += (kinds.empty() ? "" : ", ") + k;
+        error = "kind must be one of " + kinds + "; got " + model::quoted(value);
         return std::nullopt;
       }
       f.kind = value;

@@ -156,16 +156,17 @@ TEST_CASE_METHOD(fixture, "a crash loop backs off exponentially up to the maximu
   }
   CHECK(health(a).restarts == 6);
   // SPEC 14: six restarts and five backoffs, each with its cause, on instance 3.
-  model::decision_filter restarts;
-  restarts.kind = "restart";
-  auto r = history->query(restarts);
+  auto of_kind = [&](const std::string& kind) {
+    model::decision_filter f;
+    f.kind = kind;
+    return history->query(f);
+  };
+  auto r = of_kind("restart");
   REQUIRE(r.size() == 6);
   CHECK(r[0].resource == "Thing");
   CHECK(r[0].instance == "3");
   CHECK(r[0].cause == "heartbeat");
-  model::decision_filter backoffs;
-  backoffs.kind = "backoff";
-  auto b = history->query(backoffs);
+  auto b = of_kind("backoff");
   REQUIRE(b.size() == 5);
   CHECK(b[0].detail == "restart 6 in a row: waiting 80000 ms before it");
   CHECK(b[4].detail == "restart 2 in a row: waiting 10000 ms before it");
