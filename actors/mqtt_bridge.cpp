@@ -18,11 +18,22 @@ namespace iota::actors {
 
 namespace {
 
-struct retry_entry {
-  std::uint64_t seq;
-  std::string resource;
-  msg::resource_event event;
+// Events for one orchestrator, and the notifies (journal seqs) they came from, one seq per
+// event (a notify routed to one type once).
+struct gathered {
+  std::vector<std::uint64_t> seqs;
+  std::shared_ptr<std::vector<msg::resource_event>> events =
+    std::make_shared<std::vector<msg::resource_event>>();
 };
+
+struct retry_entry {
+  std::string resource;
+  std::vector<std::uint64_t> seqs;
+  msg::event_batch events;
+};
+
+// Most events in one message to an orchestrator; beyond, the gathered events go at once.
+constexpr std::size_t max_events_per_message = 10000;
 
 struct bridge_state {
   mqtt_bridge_settings cfg;
@@ -40,6 +51,11 @@ struct bridge_state {
   std::set<model::rejection> reported;  // reasons already logged with a sample
   std::uint64_t next_retry = 0;
   std::map<std::uint64_t, retry_entry> retries;
+  // Events gathered per resource type from the notifies read since the last flush; a flush
+  // queued behind them in the mailbox sends each type's events as one message, so a burst
+  // costs one request per type instead of one per notify.
+  std::map<std::string, gathered> gathering;
+  bool flush_queued = false;
   actor_probe probe{"mqtt_bridge"};
   static inline const char* name = "mqtt_bridge";
 };
@@ -74,30 +90,63 @@ void finish_one(self_ptr self, std::uint64_t seq) {
   settle_one(self);
 }
 
-void dispatch(self_ptr self, std::uint64_t seq, const std::string& resource, msg::resource_event ev) {
+void dispatch(self_ptr self, const std::string& resource, std::vector<std::uint64_t> seqs,
+              msg::event_batch events) {
   auto& st = self->state;
   auto target = st.orchestrators.find(resource);
   if (target == st.orchestrators.end()) {  // routing and orchestrators come from one config
-    finish_one(self, seq);
+    for (auto seq : seqs)
+      finish_one(self, seq);
     return;
   }
-  auto retry_copy = ev;
-  self->request(target->second, caf::infinite, msg::apply_atom::value, std::move(ev))
-    .then([self, seq](msg::event_ack&) { finish_one(self, seq); },
-          [self, seq, resource, retry_copy](caf::error& e) mutable {
-            // Refused for now (queue full, ZooKeeper failing): try again later, never drop.
-            auto& st = self->state;
-            st.probe.add("retries");
-            if (st.probe.get("retries") % 100 == 1)
-              log::warn("mqtt_bridge", "orchestrator of " + resource + " refused a notify (" +
-                                         msg::refusal_text(e) + "); retrying");
-            auto id = st.next_retry++;
-            st.retries.emplace(id, retry_entry{seq, resource, std::move(retry_copy)});
-            self->delayed_send(self, st.cfg.retry_delay, msg::retry_atom::value, id);
-          });
+  st.probe.add("apply_messages");
+  auto retry_events = events;  // the same events, shared: kept to send again if refused
+  self->request(target->second, caf::infinite, msg::apply_atom::value, std::move(events))
+    .then(
+      [self, seqs](msg::event_ack&) {
+        for (auto seq : seqs)
+          finish_one(self, seq);
+      },
+      [self, resource, seqs, retry_events](caf::error& e) mutable {
+        // Refused for now (queue full, ZooKeeper failing): try again later, never drop.
+        auto& st = self->state;
+        st.probe.add("retries");
+        if (st.probe.get("retries") % 100 == 1)
+          log::warn("mqtt_bridge", "orchestrator of " + resource + " refused " +
+                                     std::to_string(retry_events->size()) + " events (" +
+                                     msg::refusal_text(e) + "); retrying");
+        auto id = st.next_retry++;
+        st.retries.emplace(id, retry_entry{resource, std::move(seqs), std::move(retry_events)});
+        self->delayed_send(self, st.cfg.retry_delay, msg::retry_atom::value, id);
+      });
 }
 
-void drop(self_ptr self, std::uint64_t seq, model::rejection why, const std::string& payload) {
+// Sends what was gathered, one message per resource type.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  auto gathering = std::move(st.gathering);
+  st.gathering.clear();
+  for (auto& [resource, g] : gathering)
+    dispatch(self, resource, std::move(g.seqs), std::move(g.events));
+}
+
+void gather(self_ptr self, std::uint64_t seq, const std::string& resource, msg::resource_event ev) {
+  auto& st = self->state;
+  auto& g = st.gathering[resource];
+  g.seqs.push_back(seq);
+  g.events->push_back(std::move(ev));
+  if (g.events->size() >= max_events_per_message) {
+    auto full = std::move(g);
+    st.gathering.erase(resource);
+    dispatch(self, resource, std::move(full.seqs), std::move(full.events));
+  } else if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, msg::flush_atom::value);  // behind the notifies already waiting
+  }
+}
+
+void drop(self_ptr self, model::rejection why, const std::string& payload) {
   auto& st = self->state;
   std::string reason{model::to_string(why)};
   st.probe.add(("dropped_" + reason).c_str());
@@ -134,18 +183,22 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
       st.last_seq = std::max(st.last_seq, seq);
       auto parsed = model::parse_notify(payload, st.cfg.limits);
       if (auto* why = std::get_if<model::rejection>(&parsed)) {
-        drop(self, seq, *why, payload);
+        drop(self, *why, payload);
         return;
       }
       auto routed = model::route_notify(std::get<model::notify>(parsed), st.cfg.routing);
       if (auto* why = std::get_if<model::rejection>(&routed)) {
-        drop(self, seq, *why, payload);
+        drop(self, *why, payload);
         return;
       }
       auto& actions = std::get<std::vector<model::resource_action>>(routed);
       st.outstanding.emplace(seq, bridge_state::awaited{actions.size(), std::chrono::steady_clock::now()});
       for (auto& a : actions)
-        dispatch(self, seq, a.resource, msg::resource_event{a.kind, std::move(a.ids)});
+        gather(self, seq, a.resource, msg::resource_event{a.kind, std::move(a.ids)});
+    },
+    [=](msg::flush_atom) {
+      auto t = self->state.probe.measure("flush");
+      flush(self);
     },
     [=](msg::mqtt_state_atom, bool connected, const std::string& detail) {
       auto& st = self->state;
@@ -167,7 +220,7 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
         return;
       auto e = std::move(it->second);
       st.retries.erase(it);
-      dispatch(self, e.seq, e.resource, std::move(e.event));
+      dispatch(self, e.resource, std::move(e.seqs), std::move(e.events));
     },
   };
 }

@@ -1,7 +1,8 @@
 #pragma once
 // One per resource type: owns that type's orchestration (a cache of its znodes) and every
-// write to it. Events are applied in arrival order; while one multi-op is in flight, new
-// events accumulate and go out together in the next (group commit).
+// write to it. Events are applied in arrival order; a batch takes everything queued when the
+// writer may start one (group commit), and the next batch is applied and sent while the last
+// is in flight (pipelining), bounded by the bytes in flight.
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -25,7 +26,13 @@ class decision_log;
 struct orchestrator_settings {
   std::string resource;                        // e.g. "Thing"
   model::resource_options options;             // the configured defaults for orchestrate
-  std::size_t batch_size = 1000;               // events per multi; 1 = the seed's behaviour
+  std::size_t batch_size = 20000;              // events per batch; 1 = the seed's behaviour
+                                               // (the daemon's default: orchestrator.batchSize)
+  // Batches in flight at once; a new one starts only while their rendered bytes are below
+  // `max_bytes_in_flight` (one full rewrite of ~80 production instances is ~16 MB).
+  // With batch_size 1 (the seed's behaviour) one batch is written at a time.
+  std::size_t max_batches_in_flight = 2;
+  std::size_t max_bytes_in_flight = 24u << 20;
   std::size_t max_moves_per_step = 0;          // 0 = unlimited
   std::size_t max_queued_events = 1'000'000;   // beyond: refused, counted, logged
   std::size_t max_attempts = 10;               // a batch failing this often is refused

@@ -56,7 +56,7 @@ struct settings {
     // Every notify is journaled here before the broker is acknowledged (see README).
     std::string journal_dir = "./data/notify-journal";
     bool journal_sync = false;     // fsync each append: survives machine loss, not only kill -9
-    std::size_t window = 100000;   // notifies taken but not yet durable; beyond, intake waits
+    std::size_t window = 20000;    // notifies taken but not yet durable; beyond, intake waits
   } mqtt;
   struct {
     std::string brokers = "localhost:9092";

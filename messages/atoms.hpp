@@ -39,6 +39,7 @@ namespace iota::msg {
 
 using notify_atom = caf::atom_constant<caf::atom("notify")>;          // one notify from MQTT
 using mqtt_state_atom = caf::atom_constant<caf::atom("mqttstate")>;   // broker up/down
+using flush_atom = caf::atom_constant<caf::atom("flush")>;            // send what was gathered
 
 }  // namespace iota::msg
 

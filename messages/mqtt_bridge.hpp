@@ -15,7 +15,9 @@ using mqtt_bridge_actor = caf::typed_actor<
   caf::reacts_to<notify_atom, std::uint64_t, std::string>,  // journal seq, payload
   caf::reacts_to<mqtt_state_atom, bool, std::string>,
   caf::replies_to<stats_atom>::with<actor_stats>,
-  // internal: an action the orchestrator refused for now, tried again
+  // internal: the events gathered from the notifies ahead of it in the mailbox go out
+  caf::reacts_to<flush_atom>,
+  // internal: events the orchestrator refused for now, tried again
   caf::reacts_to<retry_atom, std::uint64_t>>;
 
 // Reconciles every type once the journal replay of this start is durable, while this daemon

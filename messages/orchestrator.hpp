@@ -2,10 +2,12 @@
 // The resource_orchestrator's typed interface and its message types. Its io replies and
 // timers extend it privately (actors/resource_orchestrator/state.hpp).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -30,6 +32,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_event& x) {
   return f(caf::meta::type_name("resource_event"), x.kind, x.ids, x.cause);
 }
+
+// Several events in one message, shared read-only by the sender (which keeps it to send again
+// if refused) and the orchestrator (which reads them while they wait): never copied. Local
+// only, never serialized.
+using event_batch = std::shared_ptr<const std::vector<resource_event>>;
 
 // Sent once the event is durable in ZooKeeper (or found to change nothing).
 struct event_ack {
@@ -73,6 +80,9 @@ typename Inspector::result_type inspect(Inspector& f, reconcile_report& x) {
 
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<apply_atom, resource_event>::with<event_ack>,
+  // several events in one message (the bridge's way): answered once all are durable, with
+  // their sum; refused as a whole
+  caf::replies_to<apply_atom, event_batch>::with<event_ack>,
   caf::replies_to<orchestrate_atom, model::orchestrate_request>::with<model::orchestration_status>,
   caf::replies_to<plan_atom, model::orchestrate_request>::with<std::string>,
   caf::replies_to<drain_atom, model::instance_id>::with<model::orchestration_status>,
@@ -87,6 +97,8 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<reconcile_atom>::with<reconcile_report>>;      // run one now
 
 }  // namespace iota::msg
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(iota::msg::event_batch)
 
 namespace iota::model {
 

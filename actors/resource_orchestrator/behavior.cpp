@@ -71,6 +71,10 @@ internal_actor::behavior_type orchestrator_behavior(
       auto t = self->state.probe.measure("apply");
       return accept_event(self, ev);
     },
+    [=](msg::apply_atom, msg::event_batch& evs) -> caf::result<msg::event_ack> {
+      auto t = self->state.probe.measure("apply");
+      return accept_events(self, std::move(evs));
+    },
     [=](msg::orchestrate_atom, const model::orchestrate_request& req)
       -> caf::result<orchestration_status> {
       auto& st = self->state;
@@ -186,7 +190,7 @@ internal_actor::behavior_type orchestrator_behavior(
     [=](msg::fenced_atom, std::uint64_t gen) {
       auto& st = self->state;
       auto t = st.probe.measure("fenced");
-      if (gen != st.generation || !st.in_flight)
+      if (gen != st.generation || st.in_flight.empty())
         return;
       st.probe.add("writes_fenced");
       log_warn(self, "write refused by ZooKeeper: our election znode " + st.fence_path +
@@ -233,11 +237,11 @@ internal_actor::behavior_type orchestrator_behavior(
         return;
       on_fetched(self, read);
     },
-    [=](msg::committed_atom, std::uint64_t gen, int rc) {
+    [=](msg::committed_atom, std::uint64_t gen, std::uint64_t batch_number, int rc) {
       auto t = self->state.probe.measure("committed");
-      if (gen != self->state.generation || !self->state.in_flight)
+      if (gen != self->state.generation || self->state.in_flight.empty())
         return;
-      on_committed(self, rc);
+      on_committed(self, batch_number, rc);
     },
     [=](msg::inventory_atom, std::uint64_t id, std::vector<std::string>& ids,
         const std::string& error) {
@@ -246,7 +250,7 @@ internal_actor::behavior_type orchestrator_behavior(
     },
     [=](msg::retry_atom, std::uint64_t gen) {
       auto& st = self->state;
-      if (gen != st.generation || st.loaded || st.in_flight)
+      if (gen != st.generation || st.loaded || !st.in_flight.empty())
         return;
       fetch(self);
     },

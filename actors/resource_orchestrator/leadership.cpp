@@ -81,19 +81,14 @@ namespace {
 // and are idempotent when applied again; what is lost with them is repaired by reconcile.
 void refuse_all_not_leader(self_ptr self) {
   auto& st = self->state;
-  std::deque<pending_op> ops;
-  if (st.in_flight) {
-    for (auto& op : st.in_flight->ops)
-      ops.push_back(std::move(op));
-    st.in_flight.reset();
-    ++st.generation;  // its late completion is ignored
-  }
-  for (auto& op : st.queue)
-    ops.push_back(std::move(op));
+  requeue_in_flight(self);  // its late completions are ignored
+  std::deque<pending_op> ops = std::move(st.queue);
   st.queue.clear();
+  std::set<event_group*> refused;
   for (auto& op : ops) {
     if (auto* ev = std::get_if<pending_event>(&op)) {
-      ev->promise.deliver(not_leader_refusal(self));
+      if (refused.insert(ev->group.get()).second)
+        ev->group->promise.deliver(not_leader_refusal(self));
       --st.queued_events;
     } else {
       auto& o = std::get<pending_orchestrate>(op);

@@ -42,7 +42,8 @@ void announce_instances(self_ptr self) {
   std::set<model::instance_id> now;
   if (st.leader)  // a follower runs no instances: the leader's daemon does (SPEC 10)
     for (auto& [id, _] : st.orch.instances())
-      now.insert(id);
+      if (!st.creating.count(id))  // its znodes are not written yet
+        now.insert(id);
   for (auto id : now)
     if (!st.announced.count(id)) {
       log_info(self, "instance [" + std::to_string(id) + "] added");
@@ -68,6 +69,8 @@ void fetch(self_ptr self) {
   auto& st = self->state;
   if (st.fetching || !st.connected)
     return;
+  if (!st.in_flight.empty())
+    requeue_in_flight(self);  // re-applied against what the read finds
   st.fetching = true;
   st.loaded = false;
   auto gen = ++st.generation;

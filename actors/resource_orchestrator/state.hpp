@@ -45,7 +45,7 @@ namespace iota::actors::orchestrator {
 using internal_actor = msg::orchestrator_actor::extend<
   caf::reacts_to<msg::zk_session_atom, io::session_state, std::int64_t>,
   caf::reacts_to<msg::fetched_atom, std::uint64_t, model::fetched_instances>,
-  caf::reacts_to<msg::committed_atom, std::uint64_t, int>,
+  caf::reacts_to<msg::committed_atom, std::uint64_t, std::uint64_t, int>,
   caf::reacts_to<msg::inventory_atom, std::uint64_t, std::vector<std::string>, std::string>,
   caf::reacts_to<msg::retry_atom, std::uint64_t>,
   caf::reacts_to<msg::reconcile_tick_atom>,
@@ -56,9 +56,19 @@ using internal_actor = msg::orchestrator_actor::extend<
 
 using clock_type = std::chrono::steady_clock;
 
-struct pending_event {
-  msg::resource_event event;
+// The events of one apply message share its promise, answered once the last is durable.
+struct event_group {
   caf::typed_response_promise<msg::event_ack> promise;
+  std::size_t left = 0;  // events not yet acknowledged
+  msg::event_ack ack;    // their sum so far
+};
+
+struct pending_event {
+  msg::event_batch events;  // shared with the sender; this is events[index]
+  std::uint32_t index = 0;
+  std::shared_ptr<event_group> group;
+  const msg::resource_event& event() const { return (*events)[index]; }
+  bool acked = false;  // durable and counted in its group (a retry must not apply it again)
 };
 
 // An orchestrate or a drain: runs alone in its batch, possibly over several steps.
@@ -74,12 +84,24 @@ struct pending_orchestrate {
 
 using pending_op = std::variant<pending_event, pending_orchestrate>;
 
+// Written in order: ZooKeeper applies one session's multis in the order sent and answers them
+// in that order, so the k-th answer of a batch is its k-th multi and every earlier batch is
+// durable by then. Versions are predicted when a batch is rendered, so the next batch can be
+// applied and sent while this one is in flight (see write_pipeline.cpp).
 struct batch {
+  std::uint64_t number = 0;
+  bool orchestrate = false;          // holds an orchestrate or drain step (runs alone)
   std::vector<pending_op> ops;
   std::vector<msg::event_ack> acks;  // one per pending_event, in order
+  // Events by the multi that makes them durable: [0] needs none of this batch's multis (only
+  // the earlier batches), [k + 1] needs multis 0..k. Indices into `ops`.
+  std::vector<std::vector<std::size_t>> ack_after;
+  std::vector<std::vector<std::size_t>> decisions_after;  // the same for `decisions`
   model::rendered_change_set rendered;
+  std::size_t bytes = 0;             // rendered payload (counts against the in-flight bound)
   std::size_t sent = 0;              // multis handed to the store
   std::size_t committed = 0;         // multis ZooKeeper acknowledged
+  std::size_t settled = 0;           // steps of ack_after / decisions_after settled
   std::size_t moves_left = 0;        // of a throttled orchestrate step
   clock_type::time_point multi_started;
   std::vector<model::decision> decisions;  // numbered when applied, recorded once durable
@@ -120,7 +142,10 @@ struct orchestrator_state {
 
   std::deque<pending_op> queue;
   std::size_t queued_events = 0;
-  std::optional<batch> in_flight;
+  std::deque<batch> in_flight;       // oldest first
+  std::uint64_t next_batch = 0;
+  std::size_t bytes_in_flight = 0;
+  std::set<model::instance_id> creating;  // created by a batch in flight: not announced yet
   model::change_set repairs;  // from a load: duplicates dropped, unknown counts fixed
 
   bool orchestrating = false;
@@ -185,8 +210,12 @@ void decide_plan(self_ptr self, const model::orchestrate_plan& plan, const std::
 
 // write_pipeline.cpp
 caf::result<msg::event_ack> accept_event(self_ptr self, msg::resource_event& ev);
+caf::result<msg::event_ack> accept_events(self_ptr self, msg::event_batch evs);
 void start_next_batches(self_ptr self);
-void on_committed(self_ptr self, io::zk_rc rc);
+void on_committed(self_ptr self, std::uint64_t batch_number, io::zk_rc rc);
+// Puts what is in flight back at the queue's head (what is not yet durable), to be applied
+// again once the znodes are re-read; answers that come later are ignored.
+std::size_t requeue_in_flight(self_ptr self);  // how many operations
 void load_inventory(self_ptr self, inventory_waiter w);
 void on_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids,
                   const std::string& error);

@@ -22,6 +22,7 @@
 #include <caf/send.hpp>
 
 #include "actors/decision_log.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/heartbeat_ticker.hpp"
 #include "actors/http_api.hpp"
 #include "actors/instance_fleet.hpp"
@@ -131,6 +132,7 @@ int run_daemon(int argc, char** argv) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("logger.file-verbosity", caf::atom("quiet"));
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  actors::tune_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
 
   // The journal is read before anything runs: what it holds past its mark is replayed first.

@@ -48,6 +48,7 @@ fake_orchestrator(msg::orchestrator_actor::stateful_pointer<fake_orchestrator_st
   self->state.script = script;
   return {
     [=](msg::apply_atom, const msg::resource_event&) { return msg::event_ack{}; },
+    [=](msg::apply_atom, const msg::event_batch&) { return msg::event_ack{}; },
     [=](msg::orchestrate_atom, const model::orchestrate_request& r) -> caf::result<model::orchestration_status> {
       script->calls.push_back("orchestrate " + std::to_string(r.options.init_instances) + "/" +
                               std::to_string(r.options.max_instances) + "/" +
