@@ -26,7 +26,7 @@ class decision_log;
 struct orchestrator_settings {
   std::string resource;                        // e.g. "Thing"
   model::resource_options options;             // the configured defaults for orchestrate
-  std::size_t batch_size = 20000;              // events per batch; 1 = the seed's behaviour
+  std::size_t batch_size = 1000000;            // events per batch; 1 = the seed's behaviour
                                                // (the daemon's default: orchestrator.batchSize)
   // Batches in flight at once; a new one starts only while their rendered bytes are below
   // `max_bytes_in_flight` (one full rewrite of ~80 production instances is ~16 MB).

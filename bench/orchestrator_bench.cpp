@@ -64,7 +64,7 @@ options (override the scenario's values):
   --baseline-events N  events of the baseline mode (default min(events, 2000) with a
                        preload, else min(events, 5000))
   --preload N          UUIDs orchestrated before the events
-  --batch-size N       the batched mode's orchestrator.batchSize (default: the daemon's, 20000)
+  --batch-size N       the batched mode's orchestrator.batchSize (default: the daemon's, 1000000)
   --zk HOSTS           use this ZooKeeper instead of starting one
   --seed N             random seed (default 1)
   --help               this text

@@ -105,7 +105,7 @@ struct settings {
     // written, so it only grows under load; at production size (5,000 UUIDs per instance) a
     // batch of random events rewrites nearly every instance whatever its size, so a big one
     // amortises that.
-    std::size_t batch_size = 20000;
+    std::size_t batch_size = 1000000;
     std::size_t max_moves_per_step = 0;  // 0 = unlimited
     std::size_t max_queued_events = 1000000;
   } orchestrator;

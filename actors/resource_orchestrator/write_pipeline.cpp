@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
@@ -22,26 +23,53 @@ using model::orchestration_status;
 
 namespace {
 
+// The decisions of a batch's events (SPEC 14): one per kind, cause and instance, however many
+// events it holds, so a burst costs a few decisions, not one per notify. Each placed id is
+// stamped with its decision's number as it is placed.
+class event_decisions {
+ public:
+  event_decisions(self_ptr self, std::vector<model::decision>& out) : self_(self), out_(out) {}
+
+  void note(const char* kind, const std::string& cause, model::instance_id instance,
+            const std::string& id, bool stamp) {
+    auto key = std::make_tuple(kind, cause, instance);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      it = index_.emplace(key, out_.size()).first;
+      out_.push_back(new_decision(self_, kind, instance, {}, cause, ""));
+    }
+    auto& d = out_[it->second];
+    ++d.count;
+    if (d.ids.size() < model::max_listed_ids)
+      d.ids.push_back(id);
+    if (stamp)
+      self_->state.orch.set_decided_by(id, d.seq);
+  }
+
+ private:
+  self_ptr self_;
+  std::vector<model::decision>& out_;
+  std::map<std::tuple<const char*, std::string, model::instance_id>, std::size_t> index_;
+};
+
 // Applies one event; `touched` gets the instances it changed (the multis that hold them make
 // it durable).
 msg::event_ack apply_event(self_ptr self, const msg::resource_event& ev, model::change_set& cs,
-                           std::vector<model::decision>& decisions,
+                           std::vector<model::decision>& decisions, event_decisions& decided,
                            std::vector<model::instance_id>& touched) {
   auto& orch = self->state.orch;
   auto& probe = self->state.probe;
   msg::event_ack ack;
   auto count = [&](bool changed) { ++(changed ? ack.changed : ack.unchanged); };
-  std::map<model::instance_id, std::vector<std::string>> placed, removed;
-  std::vector<model::instance_id> created;
   switch (ev.kind) {
     case model::action_kind::create:
       for (auto& id : ev.ids) {
         auto r = model::create_resource(orch, id, cs);
         count(r.outcome != model::create_outcome::already_placed);
         if (r.outcome == model::create_outcome::placed_on_new_instance)
-          created.push_back(r.target);
+          decisions.push_back(new_decision(self, "instance_created", r.target, {}, ev.cause, "no instance had room"));
         if (r.outcome != model::create_outcome::already_placed) {
-          placed[r.target].push_back(id);
+          decided.note("placed", ev.cause, r.target, id, true);
           touched.push_back(r.target);
         }
       }
@@ -53,7 +81,7 @@ msg::event_ack apply_event(self_ptr self, const msg::resource_event& ev, model::
         bool changed = model::delete_resource(orch, id, cs);
         count(changed);
         if (changed && where) {
-          removed[*where].push_back(id);
+          decided.note("removed", ev.cause, *where, id, false);
           touched.push_back(*where);
         }
       }
@@ -76,10 +104,6 @@ msg::event_ack apply_event(self_ptr self, const msg::resource_event& ev, model::
       break;
   }
   probe.add("redelivered_unchanged", ack.unchanged);
-  for (auto id : created)
-    decisions.push_back(new_decision(self, "instance_created", id, {}, ev.cause, "no instance had room"));
-  decide_placements(self, "placed", placed, ev.cause, "", true, decisions);
-  decide_placements(self, "removed", removed, ev.cause, "", false, decisions);
   return ack;
 }
 
@@ -334,11 +358,12 @@ void start_next_batches(self_ptr self) {
       // Everything queued (up to batch_size) goes together: a batch costs what it touches
       // (whole instances), so it grows with the queue while the last ones were written.
       std::size_t events = 0;
+      event_decisions decided{self, b.decisions};
       while (!st.queue.empty() && events < st.cfg.batch_size &&
              std::holds_alternative<pending_event>(st.queue.front())) {
         auto& ev = std::get<pending_event>(st.queue.front());
         touched.emplace_back();
-        b.acks.push_back(apply_event(self, ev.event(), cs, b.decisions, touched.back()));
+        b.acks.push_back(apply_event(self, ev.event(), cs, b.decisions, decided, touched.back()));
         b.ops.push_back(std::move(st.queue.front()));
         st.queue.pop_front();
         ++events;

@@ -124,7 +124,7 @@ void check_default_values(const settings& s) {
   CHECK(s.liveness.max_backoff == 10min);
   CHECK(s.liveness.max_offline_fraction == 0.5);
   CHECK(s.reconcile_interval == 10min);
-  CHECK(s.orchestrator.batch_size == 20000);
+  CHECK(s.orchestrator.batch_size == 1000000);
   CHECK(s.orchestrator.max_moves_per_step == 0);
   CHECK(s.orchestrator.max_queued_events == 1000000);
   CHECK(s.log_level == "info");
