@@ -28,11 +28,13 @@ struct orchestrator_settings {
   model::resource_options options;             // the configured defaults for orchestrate
   std::size_t batch_size = 1000000;            // events per batch; 1 = the seed's behaviour
                                                // (the daemon's default: orchestrator.batchSize)
-  // Batches in flight at once; a new one starts only while their rendered bytes are below
-  // `max_bytes_in_flight` (one full rewrite of ~80 production instances is ~16 MB).
-  // With batch_size 1 (the seed's behaviour) one batch is written at a time.
+  // Pipelining: while a batch is written, the next one may start (applied, rendered and
+  // sent) once what the last still has to write falls to `pipeline_low_water` bytes, so
+  // ZooKeeper is never idle, yet events gather meanwhile and batches grow with the load (each
+  // touched instance is rewritten whole, so bigger batches cost fewer bytes per event). With
+  // batch_size 1 (the seed's behaviour) one batch is written at a time.
   std::size_t max_batches_in_flight = 2;
-  std::size_t max_bytes_in_flight = 24u << 20;
+  std::size_t pipeline_low_water = 0;
   std::size_t max_moves_per_step = 0;          // 0 = unlimited
   std::size_t max_queued_events = 1'000'000;   // beyond: refused, counted, logged
   std::size_t max_attempts = 10;               // a batch failing this often is refused

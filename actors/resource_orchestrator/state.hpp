@@ -98,7 +98,6 @@ struct batch {
   std::vector<std::vector<std::size_t>> ack_after;
   std::vector<std::vector<std::size_t>> decisions_after;  // the same for `decisions`
   model::rendered_change_set rendered;
-  std::size_t bytes = 0;             // rendered payload (counts against the in-flight bound)
   std::size_t sent = 0;              // multis handed to the store
   std::size_t committed = 0;         // multis ZooKeeper acknowledged
   std::size_t settled = 0;           // steps of ack_after / decisions_after settled
@@ -144,7 +143,7 @@ struct orchestrator_state {
   std::size_t queued_events = 0;
   std::deque<batch> in_flight;       // oldest first
   std::uint64_t next_batch = 0;
-  std::size_t bytes_in_flight = 0;
+  std::size_t bytes_in_flight = 0;  // rendered bytes of the multis not committed yet
   std::set<model::instance_id> creating;  // created by a batch in flight: not announced yet
   model::change_set repairs;  // from a load: duplicates dropped, unknown counts fixed
 

@@ -225,14 +225,13 @@ void settle_heads(self_ptr self) {
       return;
     auto done = std::move(head);
     st.in_flight.pop_front();
-    st.bytes_in_flight -= done.bytes;
     complete(self, done);
   }
 }
 
 // Whether another batch may start now. Orchestrates run alone; events pipeline behind events
-// while the bytes in flight allow, once the last batch has sent every multi (its removals wait
-// for its other multis: a later batch might create an instance of the same number).
+// (see orchestrator_settings::pipeline_low_water) once the last batch has sent every multi (its
+// removals wait for its other multis: a later batch might create an instance of that number).
 bool may_start_batch(self_ptr self) {
   auto& st = self->state;
   if (!st.loaded || !st.connected || st.fetching || (st.queue.empty() && st.repairs.empty()))
@@ -243,7 +242,7 @@ bool may_start_batch(self_ptr self) {
   bool orchestrate_next = !st.queue.empty() && std::holds_alternative<pending_orchestrate>(st.queue.front());
   auto depth = st.cfg.batch_size <= 1 ? 1 : st.cfg.max_batches_in_flight;
   return !last.orchestrate && !orchestrate_next && last.sent == last.rendered.multis.size() &&
-         st.in_flight.size() < depth && st.bytes_in_flight < st.cfg.max_bytes_in_flight;
+         st.in_flight.size() < depth && st.bytes_in_flight <= st.cfg.pipeline_low_water;
 }
 
 // Which multi holds each rendered instance.
@@ -375,7 +374,7 @@ void start_next_batches(self_ptr self) {
     // Predicted: the state once these multis commit, which the next batch renders against.
     for (auto& r : b.rendered.instances) {
       model::record_committed(r, st.orch);
-      b.bytes += r.bytes;
+      st.bytes_in_flight += r.bytes;
       if (r.fate == model::instance_fate::created)
         st.creating.insert(r.id);
     }
@@ -394,7 +393,6 @@ void start_next_batches(self_ptr self) {
         step = step_of(multis, {static_cast<model::instance_id>(std::strtol(named.c_str(), nullptr, 10))});
       b.decisions_after[step].push_back(i);
     }
-    st.bytes_in_flight += b.bytes;
     st.in_flight.push_back(std::move(b));
     settle_heads(self);  // a first or empty batch may be settled at once
     if (!st.in_flight.empty() && st.in_flight.back().sent < st.in_flight.back().rendered.multis.size())
@@ -439,9 +437,12 @@ void on_committed(self_ptr self, std::uint64_t batch_number, io::zk_rc rc) {
     st.probe.observe("zookeeper_multi_duration", clock_type::now() - b.multi_started);
     st.probe.add("multis_committed");
     auto k = b.committed++;
-    for (auto i : b.rendered.multis[k])
-      if (b.rendered.instances[i].fate == model::instance_fate::created)
-        st.creating.erase(b.rendered.instances[i].id);
+    for (auto i : b.rendered.multis[k]) {
+      auto& r = b.rendered.instances[i];
+      st.bytes_in_flight -= r.bytes;  // what is left to write
+      if (r.fate == model::instance_fate::created)
+        st.creating.erase(r.id);
+    }
     if (it == st.in_flight.begin())
       settle_until(self, b, k + 2);
     if (b.committed < b.rendered.multis.size()) {
