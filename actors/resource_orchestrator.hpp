@@ -34,7 +34,7 @@ struct orchestrator_settings {
   // touched instance is rewritten whole, so bigger batches cost fewer bytes per event). With
   // batch_size 1 (the seed's behaviour) one batch is written at a time.
   std::size_t max_batches_in_flight = 2;
-  std::size_t pipeline_low_water = 0;
+  std::size_t pipeline_low_water = 1u << 20;
   std::size_t max_moves_per_step = 0;          // 0 = unlimited
   std::size_t max_queued_events = 1'000'000;   // beyond: refused, counted, logged
   std::size_t max_attempts = 10;               // a batch failing this often is refused

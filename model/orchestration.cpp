@@ -15,6 +15,7 @@ orchestration orchestration::from_instances(instance_map instances, int default_
     auto ids = std::move(inst.ids);
     inst.ids.clear();
     auto& added = out.instances_.emplace(id, std::move(inst)).first->second;
+    added.encoded.invalidate();  // encoded again at its first write
     added.ids.reserve(ids.size());
     bool dropped = false;
     for (auto& rid : ids) {
@@ -88,19 +89,22 @@ void orchestration::place(const std::string& resource_id, instance_id target) {
   if (!inserted)
     throw std::logic_error("resource " + resource_id + " is already placed");
   inst.ids.push_back(resource_id);
+  inst.encoded.appended(resource_id);
 }
 
 bool orchestration::unplace(const std::string& resource_id) {
   auto it = index_.find(resource_id);
   if (it == index_.end())
     return false;
-  auto& ids = instances_.at(it->second.owner).ids;
+  auto& inst = instances_.at(it->second.owner);
+  auto& ids = inst.ids;
   auto pos = it->second.position;
   if (pos + 1 != ids.size()) {
     ids[pos] = std::move(ids.back());
     index_.at(ids[pos]).position = pos;
   }
   ids.pop_back();
+  inst.encoded.removed(pos);
   index_.erase(it);
   return true;
 }

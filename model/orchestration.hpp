@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/encoded_ids.hpp"
+
 namespace iota::model {
 
 using instance_id = int;
@@ -27,6 +29,7 @@ struct instance {
   int capacity = 0;                // the znode's "count"
   std::int64_t reload_times = 0;   // `_reload` {"times":n}
   std::vector<std::string> ids;    // `resources` {"ids":[...]}; "used" is ids.size()
+  encoded_ids encoded;             // those bytes, kept in step by orchestration::place/unplace
   znode_versions versions;
   std::size_t used() const { return ids.size(); }
   bool has_room() const { return ids.size() < static_cast<std::size_t>(capacity); }
