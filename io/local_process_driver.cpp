@@ -98,6 +98,61 @@ std::string resolve_command(const std::string& name, const std::string& bin_dir)
   return {};
 }
 
+// What a new child does between vfork and exec: system calls only, on what the parent
+// prepared (see local_process_driver::spawn).
+struct child_plan {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  int null_fd;
+  int log_fd;
+  int exec_error_fd;  // the write end of a close-on-exec pipe: errno if exec fails
+  int fd_limit;
+  pid_t parent;
+};
+
+[[noreturn]] void run_child(const child_plan& p) {
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::signal(sig, SIG_DFL);  // EINVAL for the few reserved ones: harmless
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != p.parent)  // the daemon died before prctl took effect
+    ::_exit(127);
+  if (p.null_fd >= 0)
+    ::dup2(p.null_fd, STDIN_FILENO);
+  if (p.log_fd >= 0) {
+    ::dup2(p.log_fd, STDOUT_FILENO);
+    ::dup2(p.log_fd, STDERR_FILENO);
+    if (p.log_fd <= STDERR_FILENO)  // dup2 onto itself keeps close-on-exec
+      ::fcntl(p.log_fd, F_SETFD, 0);
+  }
+  // Nothing else of the daemon's (sockets, files) may leak into the worker.
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, 3u, ~0u, close_range_cloexec) != 0)
+#endif
+    for (int fd = 3; fd < p.fd_limit; ++fd)
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(p.program, p.argv, p.envp);
+  int err = errno;
+  while (::write(p.exec_error_fd, &err, sizeof err) < 0 && errno == EINTR) {}
+  ::_exit(127);
+}
+
+// vfork, not fork: fork copied the page tables of a daemon holding hundreds of MB and then made
+// every page it wrote copy-on-write, about a tenth of its CPU while instances were created
+// under a full stream (perf, bench/README.md). The child shares the daemon's memory until it
+// execs, so it only makes system calls; its signal dispositions and file table are its own.
+pid_t start_child(const child_plan& p) {
+  pid_t pid = ::vfork();
+  if (pid == 0)
+    run_child(p);
+  return pid;
+}
+
 struct child {
   instance_ref ref;
   pid_t pid = -1;  // > 0 while the process has not been reaped
@@ -512,8 +567,8 @@ class local_process_driver final : public instance_driver {
     return env;
   }
 
-  // fork + exec. Everything the child needs is prepared before fork: in a multi-threaded
-  // process only async-signal-safe calls may run between fork and exec. An exec failure comes
+  // vfork + exec (start_child). Everything the child needs is prepared before: in a
+  // multi-threaded process only async-signal-safe calls may run between fork and exec. An exec failure comes
   // back through a close-on-exec pipe. Returns the pid, or -1 with `error` set.
   pid_t spawn(const std::string& program, std::vector<std::string> argv,
               std::vector<std::string> env, const std::string& log_file, std::string& error) {
@@ -526,13 +581,11 @@ class local_process_driver final : public instance_driver {
       cenv.push_back(e.data());
     cenv.push_back(nullptr);
 
-    int log_fd = -1;
-    if (!log_file.empty()) {
-      log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (log_fd < 0) {
-        error = "open " + log_file + ": " + errno_text(errno);
-        return -1;
-      }
+    const int log_fd =
+      log_file.empty() ? -1 : ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (!log_file.empty() && log_fd < 0) {
+      error = "open " + log_file + ": " + errno_text(errno);
+      return -1;
     }
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     int pipe_fds[2];
@@ -553,37 +606,8 @@ class local_process_driver final : public instance_driver {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP)
-          ::signal(sig, SIG_DFL);  // EINVAL for the few reserved ones: harmless
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent)  // the daemon died before prctl took effect
-        ::_exit(127);
-      if (null_fd >= 0)
-        ::dup2(null_fd, STDIN_FILENO);
-      if (log_fd >= 0) {
-        ::dup2(log_fd, STDOUT_FILENO);
-        ::dup2(log_fd, STDERR_FILENO);
-        if (log_fd <= STDERR_FILENO)  // dup2 onto itself keeps close-on-exec
-          ::fcntl(log_fd, F_SETFD, 0);
-      }
-      // Nothing else of the daemon's (sockets, files) may leak into the worker.
-#ifdef SYS_close_range
-      if (::syscall(SYS_close_range, 3u, ~0u, close_range_cloexec) != 0)
-#endif
-        for (int fd = 3; fd < fd_limit; ++fd)
-          ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execve(program.c_str(), cargv.data(), cenv.data());
-      int err = errno;
-      while (::write(pipe_fds[1], &err, sizeof err) < 0 && errno == EINTR) {}
-      ::_exit(127);
-    }
+    pid_t pid = start_child(child_plan{program.c_str(), cargv.data(), cenv.data(), null_fd, log_fd,
+                                       pipe_fds[1], fd_limit, parent});
     int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     ::close(pipe_fds[1]);
