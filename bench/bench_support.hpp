@@ -325,14 +325,17 @@ inline pid_t find_pid(const std::string& needle) {
 }
 
 // /proc/<pid>/status VmHWM (peak RSS) in MB, or -1.
-inline double peak_rss_mb(pid_t pid) {
+// A /proc/<pid>/status figure in MB (VmHWM: peak RSS; VmRSS: now), -1 when unreadable.
+inline double status_mb(pid_t pid, const std::string& key) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(key + ":", 0) == 0)
+      return std::strtod(line.c_str() + key.size() + 1, nullptr) / 1024.0;
   return -1;
 }
+
+inline double peak_rss_mb(pid_t pid) { return status_mb(pid, "VmHWM"); }
 
 // Every id placed under /iota/orchestration/<resource>/<n>/resources, read from ZooKeeper.
 inline std::vector<std::string> zookeeper_placed_ids(const std::string& hosts, const std::string& resource) {

@@ -6,11 +6,12 @@
 // publish -> subscribe throughput with no daemon (mosquitto_sub as the subscriber).
 //
 //   broker_bench [--preload N] [--events N] [--baseline-events N] [--paced-events N]
-//                [--paced-rate R] [--publishers N] [--noop-events N]
+//                [--paced-rate R] [--publishers N] [--noop-events N] [--bulk N]
 //
 // The batched daemon also takes --noop-events deletes of ids that were never placed: the same
 // broker -> journal -> mqtt_bridge -> orchestrator -> acknowledgement path with no ZooKeeper
-// write, i.e. the ceiling of the MQTT path itself on this machine.
+// write, i.e. the ceiling of the MQTT path itself on this machine. Then one `bc` creating
+// --bulk new ids and one `bd` deleting as many placed ones, each timed publish -> durable.
 //
 // "Durable" is read from the daemon itself: its journal's commit mark (the file
 // <journalDir>/committed, rewritten by the journal's mark thread at most every 50 ms) is the
@@ -49,6 +50,7 @@ struct options {
   double paced_rate = 5000;
   std::size_t publishers = 4;
   std::size_t noop_events = 50000;  // deletes of unknown ids: the MQTT path without ZooKeeper writes
+  std::size_t bulk = 20000;         // ids of one `bc`, then of one `bd`, after the rest (0: none)
 };
 
 struct event_set {
@@ -86,10 +88,10 @@ struct figures {
 };
 
 struct mode_figures {
-  figures full, paced, noop;
-  bool has_paced = false, has_noop = false;
+  figures full, paced, noop, bulk_create, bulk_delete;
+  bool has_paced = false, has_noop = false, has_bulk = false;
   std::int64_t multis = 0, dropped = 0, lost = 0, duplicates = 0;
-  double rss_mb = 0, orchestrate_s = 0;
+  double rss_mb = 0, rss_now_mb = 0, orchestrate_s = 0;
   std::size_t instances = 0;
   json stats;
 };
@@ -184,8 +186,9 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
   if (res.status != 200 || body.is_discarded())
     throw std::runtime_error("orchestrate failed: " + std::to_string(res.status) + " " + res.body);
   r.instances = body.contains("instances") ? body.at("instances").size() : 0;
-  std::printf("    orchestrated %zu resources on %zu instances in %.1f s\n", preload.size(), r.instances,
-              r.orchestrate_s);
+  std::printf("    orchestrated %zu resources on %zu instances in %.1f s; daemon RSS %.0f MB, peak %.0f MB\n",
+              preload.size(), r.instances, r.orchestrate_s, pid > 0 ? status_mb(pid, "VmRSS") : -1.0,
+              pid > 0 ? peak_rss_mb(pid) : -1.0);
   auto mark = daemon.dir() + "/journal/committed";
   {
     publisher_pool pool{broker.url(), o.publishers};
@@ -198,6 +201,11 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
       r.noop = measure(zk, pool, mark, noop->payloads, 0);
       r.has_noop = true;
     }
+    if (bulk_create && bulk_delete) {  // one message each: its latency is publish -> durable
+      r.bulk_create = measure(zk, pool, mark, bulk_create->payloads, 0);
+      r.bulk_delete = measure(zk, pool, mark, bulk_delete->payloads, 0);
+      r.has_bulk = true;
+    }
   }
   r.stats = fetch_stats(daemon.http_port());
   if (!zk.running())
@@ -205,6 +213,7 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
   r.multis = counter(r.stats, "resource_orchestrator/", "multis", true);
   r.dropped = counters_with_prefix(r.stats, "mqtt_bridge", "dropped_");
   r.rss_mb = pid > 0 ? peak_rss_mb(pid) : -1;
+  r.rss_now_mb = pid > 0 ? status_mb(pid, "VmRSS") : -1;
   daemon.stop();
 
   // Ground truth: what ZooKeeper holds.
@@ -217,7 +226,7 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
   // lost = ids that should be placed but are not + ids deleted but still placed.
   std::unordered_set<std::string> expected(preload.begin(), preload.end());
   std::vector<const std::string*> deleted;
-  for (auto* s : {&full, paced, noop}) {
+  for (auto* s : {&full, paced, noop, bulk_create, bulk_delete}) {
     if (!s)
       continue;
     for (auto& id : s->created)
@@ -278,7 +287,8 @@ int main(int argc, char** argv) {
                     {"--paced-events", &o.paced_events},
                     {"--paced-rate", &o.paced_rate},
                     {"--publishers", &o.publishers},
-                    {"--noop-events", &o.noop_events}}))
+                    {"--noop-events", &o.noop_events},
+                    {"--bulk", &o.bulk}}))
     return 2;
   return run_bench("broker_bench", [&] {
     test::temp_dir templates{"iota-bench-templates"};
@@ -295,6 +305,22 @@ int main(int argc, char** argv) {
     auto deletable = preload;
     auto full = make_events(o.events, fresh, deletable, rng);
     auto paced = make_events(o.paced_events, fresh, deletable, rng);
+    // Bulk notifies at production size: a `bc` of new ids, then a `bd` of placed ones.
+    event_set bulk_create, bulk_delete;
+    if (o.bulk > 0) {
+      auto ids = test::uuids(o.bulk, 4);
+      std::string keys, where;
+      for (std::size_t i = 0; i < ids.size() && !deletable.empty(); ++i) {
+        keys += (i ? ",\"" : "\"") + ids[i] + "\"";
+        bulk_create.created.push_back(ids[i]);
+        auto gone = deletable.back();
+        deletable.pop_back();
+        where += (i ? ",\"" : "\"") + gone + "\"";
+        bulk_delete.deleted.push_back(gone);
+      }
+      bulk_create.payloads.push_back(R"({"o":"bc","t":"Thing","keys":[)" + keys + "]}");
+      bulk_delete.payloads.push_back(R"({"o":"bd","t":"Thing","where":{"id":[)" + where + "]}}");
+    }
     auto deletable_b = preload;
     auto base_events = make_events(o.baseline_events, fresh, deletable_b, rng);
     std::printf("broker bench: %zu resources preloaded (resourcePerInstance 5000), %zu mixed events at full "
@@ -308,7 +334,8 @@ int main(int argc, char** argv) {
 
     std::printf("  batched mode (the daemon's defaults)...\n");
     auto batched = run_mode(o, 0, templates.path(), preload, full, o.paced_events ? &paced : nullptr,
-                            o.noop_events ? &noop : nullptr);
+                            o.noop_events ? &noop : nullptr, o.bulk ? &bulk_create : nullptr,
+                            o.bulk ? &bulk_delete : nullptr);
     std::printf("  baseline mode (orchestrator.batchSize 1, one multi-op per event)...\n");
     auto baseline = run_mode(o, 1, templates.path(), preload, base_events, nullptr);
 
@@ -322,14 +349,20 @@ int main(int argc, char** argv) {
     }
     if (batched.has_noop)
       print_row("batched, no-op", batched.noop, batched);
+    if (batched.has_bulk) {
+      std::printf("  %-20s durable %.1f ms after its publish (%zu keys, %.0f KB)\n", "bulk create (bc)",
+                  batched.bulk_create.max, o.bulk, static_cast<double>(bulk_create.payloads[0].size()) / 1024);
+      std::printf("  %-20s durable %.1f ms after its publish (%zu ids in where.id, %.0f KB)\n", "bulk delete (bd)",
+                  batched.bulk_delete.max, o.bulk, static_cast<double>(bulk_delete.payloads[0].size()) / 1024);
+    }
     print_row("baseline, full rate", baseline.full, baseline);
     for (auto* m : {&batched, &baseline}) {
       std::printf("  %s: ZooKeeper multi-ops %lld for %zu events, dropped %lld, lost %lld, duplicates %lld, "
-                  "daemon peak RSS %.0f MB, orchestrate %.1f s\n",
+                  "daemon peak RSS %.0f MB (%.0f MB at the end), orchestrate %.1f s\n",
                   m == &batched ? "batched " : "baseline", static_cast<long long>(m->multis),
                   m->full.events + (m->has_paced ? m->paced.events : 0) + (m->has_noop ? m->noop.events : 0), static_cast<long long>(m->dropped),
                   static_cast<long long>(m->lost), static_cast<long long>(m->duplicates), m->rss_mb,
-                  m->orchestrate_s);
+                  m->rss_now_mb, m->orchestrate_s);
     }
     std::printf("  ratio batched/baseline %.1f\n",
                 baseline.full.events_per_s > 0 ? batched.full.events_per_s / baseline.full.events_per_s : 0.0);

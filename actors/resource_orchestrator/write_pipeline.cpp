@@ -14,6 +14,7 @@
 #include "actors/resource_orchestrator/state.hpp"
 #include "io/inventory.hpp"
 #include "io/log.hpp"
+#include "io/memory.hpp"
 #include "messages/errors.hpp"
 #include "model/zk_layout.hpp"
 
@@ -23,9 +24,11 @@ using model::orchestration_status;
 
 namespace {
 
-// The decisions of a batch's events (SPEC 14): one per kind, cause and instance, however many
-// events it holds, so a burst costs a few decisions, not one per notify. Each placed id is
-// stamped with its decision's number as it is placed.
+// The decisions of a batch's events (SPEC 14): one per kind, cause and instance for every
+// `ids_per_decision` ids, so a burst costs a decision (and a log line) per ten ids rather than
+// per notify. Each lists all its ids, so none is kept as a bulk decision (those explain the ids
+// of an orchestrate), and the ring's memory stays bounded by ten ids a decision. Each placed id
+// is stamped with its decision's number as it is placed.
 class event_decisions {
  public:
   event_decisions(self_ptr self, std::vector<model::decision>& out) : self_(self), out_(out) {}
@@ -34,14 +37,15 @@ class event_decisions {
             const std::string& id, bool stamp) {
     auto key = std::make_tuple(kind, cause, instance);
     auto it = index_.find(key);
-    if (it == index_.end()) {
+    if (it == index_.end())
       it = index_.emplace(key, out_.size()).first;
+    if (it->second == out_.size() || out_[it->second].count >= ids_per_decision) {
+      it->second = out_.size();
       out_.push_back(new_decision(self_, kind, instance, {}, cause, ""));
     }
     auto& d = out_[it->second];
     ++d.count;
-    if (d.ids.size() < model::max_listed_ids)
-      d.ids.push_back(id);
+    d.ids.push_back(id);
     if (stamp)
       self_->state.orch.set_decided_by(id, d.seq);
   }
@@ -50,6 +54,7 @@ class event_decisions {
   self_ptr self_;
   std::vector<model::decision>& out_;
   std::map<std::tuple<const char*, std::string, model::instance_id>, std::size_t> index_;
+  static constexpr std::size_t ids_per_decision = 10;
 };
 
 // Applies one event; `touched` gets the instances it changed (the multis that hold them make
@@ -119,6 +124,9 @@ void finish_orchestrate(self_ptr self, pending_orchestrate& op, const std::strin
   decide_now(self, new_decision(self, "orchestrate", op.drain ? std::optional<model::instance_id>{op.victim} : std::nullopt,
                                 {}, op.drain ? "drain" : "orchestrate",
                                 error.empty() ? "finished: " + summary : "refused: " + error));
+  op.inventory = {};  // freed with the plan, and their pages given back
+  op.plan.reset();
+  io::return_free_memory();
   if (error.empty()) {
     log_info(self, std::string{op.drain ? "drain of instance [" + std::to_string(op.victim) + "]"
                                         : "orchestrate"} +

@@ -41,6 +41,7 @@
 #include "io/http_server.hpp"
 #include "io/kafka_consumer.hpp"
 #include "io/log.hpp"
+#include "io/memory.hpp"
 #include "io/mqtt_client.hpp"
 #include "io/notify_intake.hpp"
 #include "io/notify_journal.hpp"
@@ -97,6 +98,7 @@ sigset_t block_stop_signals() {
 }  // namespace
 
 int run_daemon(int argc, char** argv) {
+  io::limit_allocator_arenas();
   std::vector<std::string> args(argv + 1, argv + argc);
   auto loaded = config::load_settings(args, config::process_env());
   if (loaded.help) {
