@@ -169,7 +169,8 @@ figures measure(lean_zookeeper& zk, publisher_pool& pool, const std::string& mar
 // rate events, then (if any) the paced events.
 mode_figures run_mode(const options& o, std::size_t batch, const std::string& templates,
                       const std::vector<std::string>& preload, const event_set& full, const event_set* paced,
-                      const event_set* noop = nullptr) {
+                      const event_set* noop = nullptr, const event_set* bulk_create = nullptr,
+                      const event_set* bulk_delete = nullptr) {
   mode_figures r;
   lean_zookeeper zk;
   lean_broker broker;
