@@ -185,6 +185,25 @@ void orchestrate(self_ptr self, const api_resource& res, const io::http_request&
       [respond](caf::error& e) { respond(error_response(e)); });
 }
 
+// SPEC 15: an accepted write is recorded in the decision history with who and from where (the
+// orchestrator then records what it decided).
+void record_write(self_ptr self, const msg::http_call& call, const std::string& resource, const char* kind,
+                  std::optional<model::instance_id> instance = std::nullopt) {
+  auto& history = self->state.cfg.history;
+  if (!history)
+    return;
+  model::decision d;
+  d.resource = resource;
+  d.kind = kind;
+  if (instance)
+    d.instance = std::to_string(*instance);
+  d.cause = "api";
+  d.detail = "requested by " + call.caller + " from " +
+             (call.request.peer.empty() ? std::string{"?"} : call.request.peer) + ": " +
+             call.request.method + " " + call.request.target;
+  record(history.get(), std::move(d));
+}
+
 void route(self_ptr self, msg::http_call& call) {
   auto& st = self->state;
   auto& req = call.request;
@@ -294,6 +313,7 @@ void route(self_ptr self, msg::http_call& call) {
   if (seg.size() == 5 && seg[4] == "reconcile") {  // beyond: run one reconcile now
     if (!post)
       return respond(method_not_allowed("POST"));
+    record_write(self, call, seg[3], "reconcile");
     self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::reconcile_atom::value)
       .then(
         [respond, name = seg[3]](msg::reconcile_report& r) {
@@ -310,6 +330,7 @@ void route(self_ptr self, msg::http_call& call) {
   if (seg.size() == 5 && seg[4] == "orchestrate") {
     if (!post)
       return respond(method_not_allowed("POST"));
+    record_write(self, call, seg[3], "orchestrate");
     return orchestrate(self, res, req, respond);
   }
   if (seg.size() == 6 && seg[5] == "instances") {  // GET /:resource/:id/instances
@@ -334,6 +355,7 @@ void route(self_ptr self, msg::http_call& call) {
     auto id = model::parse_instance_name(seg[5]);
     if (!id)
       return respond(io::json_error(400, "instance id must be a non-negative integer, got " + model::quoted(seg[5])));
+    record_write(self, call, seg[3], "orchestrate", *id);
     self->request(res.orchestrator, st.cfg.orchestrate_timeout, msg::drain_atom::value, *id)
       .then(
         [self, res, respond](model::orchestration_status& s) { respond_status(self, res, std::move(s), respond); },
@@ -398,7 +420,7 @@ io::http_handler make_http_handler(msg::http_api_actor api, std::string static_r
     if (model::is_write(req.method))  // the audit trail of writes: who, from where, what
       log::info("audit", req.method + " " + req.target + " by " + who + " from " +
                            (req.peer.empty() ? std::string{"?"} : req.peer));
-    caf::anon_send(api, msg::http_atom::value, msg::http_call{std::move(req), std::move(respond)});
+    caf::anon_send(api, msg::http_atom::value, msg::http_call{std::move(req), std::move(respond), who});
   };
 }
 

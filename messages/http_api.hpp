@@ -17,6 +17,7 @@ namespace iota::msg {
 struct http_call {
   model::http_request request;
   std::function<void(model::http_response)> respond;
+  std::string caller = "anonymous";  // who the API's gate let in: "token line 5" (SPEC 15)
 };
 
 using http_api_actor = caf::typed_actor<caf::reacts_to<http_atom, http_call>,

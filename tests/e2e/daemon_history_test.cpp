@@ -65,10 +65,14 @@ TEST_CASE_METHOD(history_fixture, "the decision history: why each id is where it
   CHECK(why["ids"].size() == 100);
   CHECK(std::regex_match(why["time"].get<std::string>(), iso_time));
   auto orchestrates = events("?kind=orchestrate");
-  REQUIRE(orchestrates.size() == 2);  // newest first
+  REQUIRE(orchestrates.size() == 3);  // newest first
   CHECK(orchestrates[0]["detail"].get<std::string>().rfind("finished: 2 instances, 3000 resources", 0) == 0);
   CHECK(orchestrates[1]["detail"].get<std::string>().rfind("started: ", 0) == 0);
   CHECK(orchestrates[0]["seq"] > orchestrates[1]["seq"]);
+  // SPEC 15: the accepted write itself, with who and from where.
+  CHECK(orchestrates[2]["cause"] == "api");
+  CHECK(std::regex_match(orchestrates[2]["detail"].get<std::string>(),
+                         std::regex(R"(requested by anonymous from 127\.0\.0\.1:\d+: POST /v1/api/orchestrations/Thing/orchestrate)")));
 
   // A create notify places a new id; a delete notify removes an orchestrated one; garbage is dropped.
   test::mqtt_publish(broker.url(), "cm/notify",

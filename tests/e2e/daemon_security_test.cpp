@@ -157,6 +157,16 @@ TEST_CASE("writes need a known bearer token (401 without, 403 with an unknown on
   auto log = s.daemon->log();
   CHECK(std::regex_search(log, std::regex(R"(audit POST /v1/api/orchestrations/Thing/orchestrate by token line 5 from 127\.0\.0\.1:\d+)")));
   CHECK(log.find("refused POST " + orchestrate_path + " from 127.0.0.1:") != std::string::npos);
+  // ...and the decision history records it with who and from where (SPEC 15), refusals not.
+  auto events = json::parse(s.call("GET", "/v1/api/events?kind=orchestrate&resource=Thing").body)["events"];
+  std::size_t by_api = 0;
+  for (auto& e : events)
+    if (e["cause"] == "api") {
+      ++by_api;
+      CHECK(std::regex_match(e["detail"].get<std::string>(),
+                             std::regex(R"(requested by token line 5 from 127\.0\.0\.1:\d+: POST /v1/api/orchestrations/Thing/orchestrate)")));
+    }
+  CHECK(by_api == 1);
   CHECK(log.find(token_a) == std::string::npos);
   CHECK(log.find(token_b) == std::string::npos);
   CHECK(log.find("tok-not-ours") == std::string::npos);
