@@ -13,6 +13,7 @@
 #include "io/log.hpp"
 #include "io/notify_intake.hpp"
 #include "messages/errors.hpp"
+#include "model/take_entry.hpp"
 
 namespace iota::actors {
 
@@ -214,13 +215,8 @@ msg::mqtt_bridge_actor::behavior_type bridge_behavior(
       return self->state.probe.snapshot(mailbox_depth(self));
     },
     [=](msg::retry_atom, std::uint64_t id) {
-      auto& st = self->state;
-      auto it = st.retries.find(id);
-      if (it == st.retries.end())
-        return;
-      auto e = std::move(it->second);
-      st.retries.erase(it);
-      dispatch(self, e.resource, std::move(e.seqs), std::move(e.events));
+      if (auto e = model::take_entry(self->state.retries, id))
+        dispatch(self, e->resource, std::move(e->seqs), std::move(e->events));
     },
   };
 }

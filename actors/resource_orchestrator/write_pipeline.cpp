@@ -16,6 +16,7 @@
 #include "io/log.hpp"
 #include "io/memory.hpp"
 #include "messages/errors.hpp"
+#include "model/take_entry.hpp"
 #include "model/zk_layout.hpp"
 
 namespace iota::actors::orchestrator {
@@ -526,11 +527,10 @@ void load_inventory(self_ptr self, inventory_waiter w) {
 void on_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids,
                   const std::string& error) {
   auto& st = self->state;
-  auto it = st.waiters.find(id);
-  if (it == st.waiters.end())
+  auto waiting = model::take_entry(st.waiters, id);
+  if (!waiting)
     return;
-  auto w = std::move(it->second);
-  st.waiters.erase(it);
+  auto w = std::move(*waiting);
   if (!error.empty()) {
     log_warn(self, "inventory " + st.inventory->describe() + ": " + error);
     auto err = msg::make_refusal(msg::refusal::unavailable, error);
