@@ -52,9 +52,11 @@ namespace {
 
 using id_set = std::unordered_set<std::string_view>;
 
-std::vector<std::string> unique_in_order(const std::vector<std::string>& inventory,
-                                         id_set& seen) {
-  std::vector<std::string> out;
+// Views into `inventory`: an orchestrate of 400,000 ids held three more copies of them
+// (these, the ids to place, the plan), 100 MB at its peak; now only the plan copies.
+std::vector<std::string_view> unique_in_order(const std::vector<std::string>& inventory,
+                                              id_set& seen) {
+  std::vector<std::string_view> out;
   out.reserve(inventory.size());
   seen.reserve(inventory.size());
   for (auto& id : inventory)
@@ -147,7 +149,7 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
 
   auto ranked = rank_instances(state, in_inventory, plan.target.capacity);
   std::map<instance_id, std::size_t> loads;
-  std::vector<std::string> to_place;  // moved ids first, in a stable order, then new ids
+  std::vector<std::string_view> to_place;  // moved ids first, in a stable order, then new ids
   std::vector<instance_id> from_of;   // for moved ids: where they are now
   for (std::size_t i = 0; i < ranked.size(); ++i) {
     auto id = ranked[i].second;
@@ -177,8 +179,8 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
     }
 
   std::size_t moved_count = to_place.size();
-  for (auto& rid : ids)
-    if (!state.where(rid))
+  for (auto rid : ids)
+    if (!state.where(std::string{rid}))
       to_place.push_back(rid);
   destination_picker picker{std::move(loads), ids.size(), plan.target.capacity};
   for (std::size_t i = 0; i < to_place.size(); ++i) {
@@ -186,9 +188,9 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
     if (!to)  // cannot happen: n * capacity > count by section 3's arithmetic
       return std::string{"internal error: no room left while planning"};
     if (i < moved_count)
-      plan.moves.push_back(move{to_place[i], from_of[i], *to});
+      plan.moves.push_back(move{std::string{to_place[i]}, from_of[i], *to});
     else
-      plan.placements.emplace_back(to_place[i], *to);
+      plan.placements.emplace_back(std::string{to_place[i]}, *to);
   }
   return plan;
 }

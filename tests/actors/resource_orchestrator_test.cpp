@@ -196,6 +196,38 @@ TEST_CASE_METHOD(fixture, "the next batch goes out while one is in flight, and e
   CHECK(store->fetches == 1);
 }
 
+TEST_CASE_METHOD(fixture, "a write failing with a later batch in flight re-reads and applies both again, none lost or doubled",
+                 "[orchestrator][batching][conflict]") {
+  settings.options.resource_per_instance = 1000;
+  auto a = spawn();
+  store->hold = true;
+  store->fail_next_multi = io::zk_bad_version;  // someone else wrote: the first multi fails
+  send_event(a, model::action_kind::create, {"first"});
+  sched.run();
+  REQUIRE(store->held() == 1);
+  for (auto& id : ids(0, 50))
+    send_event(a, model::action_kind::create, {id});
+  sched.run();
+  REQUIRE(store->held() == 2);  // the second batch went out behind the first
+  while (store->release())
+    sched.run();
+  auto [acks, errors] = replies();
+  CHECK(acks == 51);
+  CHECK(errors.empty());
+  auto zk = znodes();
+  CHECK(zk.resources() == 51);  // each once (the model's load refuses an id on two instances)
+  CHECK(zk.where("first") == 0);
+  CHECK(zk.where("id49") == 0);
+  CHECK(store->fetches == 2);   // the load, then the re-read after the failure
+  auto s = ask<msg::actor_stats>(a, msg::stats_atom::value);
+  REQUIRE(s.value.has_value());
+  std::int64_t conflicts = -1;
+  for (auto& [name, v] : s.value->counters)
+    if (name == "write_conflicts")
+      conflicts = v;
+  CHECK(conflicts == 1);
+}
+
 TEST_CASE_METHOD(fixture, "batch size 1 is the seed's one multi per event", "[orchestrator][batching]") {
   settings.batch_size = 1;
   settings.options.resource_per_instance = 1000;
