@@ -3,6 +3,7 @@
 // that number, so "why is this id here" finds it) and recorded once the write is durable;
 // the others (orchestrate started, finished or refused, leadership) are recorded at once.
 #include <map>
+#include <set>
 
 #include "actors/decision_log.hpp"
 #include "actors/resource_orchestrator/state.hpp"
@@ -47,25 +48,61 @@ void decide_placements(self_ptr self, const std::string& kind,
   }
 }
 
+namespace {
+
+// One decision per key, made in key order before any id is counted (so the order is the
+// same as if the ids had been grouped first); ids are counted, the first listed and, with
+// `stamp`, stamped as they come: a plan of 400,000 ids is not copied again to be described.
+template <class Key>
+class decision_per_key {
+ public:
+  decision_per_key(self_ptr self, std::vector<model::decision>& out) : self_(self), out_(out) {}
+  template <class MakeDecision>
+  void open(const std::set<Key>& keys, MakeDecision make) {
+    for (auto& k : keys) {
+      at_[k] = out_.size();
+      out_.push_back(make(k));
+    }
+  }
+  void count(const Key& k, const std::string& id, bool stamp) {
+    auto& d = out_[at_.at(k)];
+    ++d.count;
+    if (d.ids.size() < model::max_listed_ids)
+      d.ids.push_back(id);
+    if (stamp)
+      self_->state.orch.set_decided_by(id, d.seq);
+  }
+
+ private:
+  self_ptr self_;
+  std::vector<model::decision>& out_;
+  std::map<Key, std::size_t> at_;
+};
+
+}  // namespace
+
 void decide_plan(self_ptr self, const model::orchestrate_plan& plan, const std::string& cause,
                  const std::map<model::instance_id, std::vector<std::string>>& removed_from,
                  std::vector<model::decision>& out) {
   for (auto id : plan.added)
     out.push_back(new_decision(self, "instance_created", id, {}, cause, ""));
-  std::map<model::instance_id, std::vector<std::string>> placed;
+  std::set<model::instance_id> placed_on;
+  for (auto& p : plan.placements)
+    placed_on.insert(p.second);
+  decision_per_key<model::instance_id> placed{self, out};
+  placed.open(placed_on, [&](model::instance_id i) { return new_decision(self, "placed", i, {}, cause, ""); });
   for (auto& [id, instance] : plan.placements)
-    placed[instance].push_back(id);
-  decide_placements(self, "placed", placed, cause, "", true, out);
-  std::map<std::pair<model::instance_id, model::instance_id>, std::vector<std::string>> moved;
+    placed.count(instance, id, true);
+  using from_to = std::pair<model::instance_id, model::instance_id>;
+  std::set<from_to> routes;
   for (auto& m : plan.moves)
-    moved[{m.from, m.to}].push_back(m.id);
-  for (auto& [from_to, ids] : moved) {
-    auto d = new_decision(self, "moved", from_to.second, ids, cause,
-                          "from instance [" + std::to_string(from_to.first) + "]");
-    for (auto& id : ids)
-      self->state.orch.set_decided_by(id, d.seq);
-    out.push_back(std::move(d));
-  }
+    routes.insert({m.from, m.to});
+  decision_per_key<from_to> moved{self, out};
+  moved.open(routes, [&](const from_to& r) {
+    return new_decision(self, "moved", r.second, {}, cause, "from instance [" + std::to_string(r.first) + "]");
+  });
+  for (auto& m : plan.moves)
+    moved.count({m.from, m.to}, m.id, true);
   decide_placements(self, "removed", removed_from, cause, "no longer in the inventory", false, out);
   for (auto id : plan.drained)
     out.push_back(new_decision(self, "instance_removed", id, {}, cause, "drained"));

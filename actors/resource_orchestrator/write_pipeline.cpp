@@ -358,6 +358,11 @@ void start_next_batches(self_ptr self) {
         op.plan_applied = true;
         decide_plan(self, *op.plan, op.drain ? "drain" : "orchestrate", removed_from, b.decisions);
       }
+      if (b.moves_left == 0) {  // applied whole: its id lists are not needed any more
+        op.plan->placements = {};
+        op.plan->moves = {};
+        op.plan->removals = {};
+      }
       b.orchestrate = true;
       b.ops.push_back(std::move(op));
       b.acks.emplace_back();
