@@ -462,6 +462,7 @@ void on_committed(self_ptr self, std::uint64_t batch_number, io::zk_rc rc) {
     if (b.committed < b.rendered.multis.size()) {
       if (b.committed == b.sent)
         send_multi(self, b);  // the removals, now that the rest is durable
+      start_next_batches(self);  // what is left in flight may be low enough for the next
       return;
     }
     st.attempts = 0;
