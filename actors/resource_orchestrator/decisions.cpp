@@ -27,6 +27,14 @@ model::decision new_decision(self_ptr self, const std::string& kind, std::option
   return d;
 }
 
+void count_in_decision(self_ptr self, model::decision& d, const std::string& id, bool stamp) {
+  ++d.count;
+  if (d.ids.size() < model::max_listed_ids)
+    d.ids.push_back(id);
+  if (stamp)
+    self->state.orch.set_decided_by(id, d.seq);
+}
+
 void decide_now(self_ptr self, model::decision d) { record(self->state.cfg.history.get(), std::move(d)); }
 
 void record_decisions(self_ptr self, std::vector<model::decision>& decisions) {
@@ -64,14 +72,7 @@ class decision_per_key {
       out_.push_back(make(k));
     }
   }
-  void count(const Key& k, const std::string& id, bool stamp) {
-    auto& d = out_[at_.at(k)];
-    ++d.count;
-    if (d.ids.size() < model::max_listed_ids)
-      d.ids.push_back(id);
-    if (stamp)
-      self_->state.orch.set_decided_by(id, d.seq);
-  }
+  void count(const Key& k, const std::string& id, bool stamp) { count_in_decision(self_, out_[at_.at(k)], id, stamp); }
 
  private:
   self_ptr self_;

@@ -196,6 +196,9 @@ model::decision new_decision(self_ptr self, const std::string& kind, std::option
                              const std::vector<std::string>& ids, const std::string& cause,
                              const std::string& detail);
 void decide_now(self_ptr self, model::decision d);
+// One more id the decision touched: counted, listed while the list is short, and with `stamp`
+// stamped with the decision (what the lookup of that id answers).
+void count_in_decision(self_ptr self, model::decision& d, const std::string& id, bool stamp);
 void record_decisions(self_ptr self, std::vector<model::decision>& decisions);
 // One decision per instance; with `stamp`, its ids are stamped with it.
 void decide_placements(self_ptr self, const std::string& kind,

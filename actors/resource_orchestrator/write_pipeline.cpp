@@ -44,11 +44,7 @@ class event_decisions {
       it->second = out_.size();
       out_.push_back(new_decision(self_, kind, instance, {}, cause, ""));
     }
-    auto& d = out_[it->second];
-    ++d.count;
-    d.ids.push_back(id);
-    if (stamp)
-      self_->state.orch.set_decided_by(id, d.seq);
+    count_in_decision(self_, out_[it->second], id, stamp);
   }
 
  private:
