@@ -79,6 +79,7 @@ struct pending_orchestrate {
   model::resource_options options;
   std::optional<model::orchestrate_plan> plan;  // made when it reaches the queue's head
   bool plan_applied = false;                    // its first step ran (its decisions are made)
+  bool plan_announced = false;                  // its plan was logged and recorded as started
   caf::typed_response_promise<model::orchestration_status> promise;
 };
 

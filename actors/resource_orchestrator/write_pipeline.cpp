@@ -332,6 +332,9 @@ void start_next_batches(self_ptr self) {
           continue;
         }
         op.plan = std::move(std::get<model::orchestrate_plan>(planned));
+      }
+      if (!op.plan_announced) {
+        op.plan_announced = true;
         auto summary = std::to_string(op.plan->target.instances) + " instances of " +
                        std::to_string(op.plan->target.capacity) + ", " +
                        std::to_string(op.plan->placements.size()) + " placed, " +
@@ -422,6 +425,7 @@ std::size_t requeue_in_flight(self_ptr self) {
       if (auto* o = std::get_if<pending_orchestrate>(&*it)) {
         o->plan.reset();  // plan again against what is really there
         o->plan_applied = false;
+        o->plan_announced = false;
       }
       st.queue.push_front(std::move(*it));
       ++requeued;
@@ -568,6 +572,11 @@ void on_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids
   log_info(self, "orchestrate of " + std::to_string(ids.size()) + " ids from " +
                    st.inventory->describe() + " queued");
   pending_orchestrate op;
+  // Nothing waits ahead of it, so it is applied now, to the state it was planned against:
+  // kept rather than planned again (a second plan of 400,000 ids, ~40 MB more at the peak).
+  if (st.queue.empty() && st.in_flight.empty() && st.repairs.empty() && st.loaded && st.connected &&
+      !st.fetching)
+    op.plan = std::move(std::get<model::orchestrate_plan>(planned));
   op.inventory = std::move(ids);
   op.options = w.options;
   op.promise = w.promise;
