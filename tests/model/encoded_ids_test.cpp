@@ -55,9 +55,16 @@ TEST_CASE("an orchestration's encoded resources stay exactly encode_resources th
   std::vector<std::string> live;
   std::size_t next = 0;
   for (int step = 0; step < 3000; ++step) {
-    // Mostly UUIDs (patched in place); now and then a short id (a stale encoding, rebuilt).
+    // Mostly UUIDs (patched in place); now and then a short id (a stale encoding, rebuilt) or
+    // one with characters to escape, some of the same encoded length as others ("q\"1" and
+    // "q\\2" both encode to 6 bytes: patched in place).
     if (live.empty() || (rng() % 3 != 0 && next < uuids.size())) {
-      auto id = rng() % 17 == 0 ? "short-" + std::to_string(step) : uuids[next++ % uuids.size()];
+      auto kind = rng() % 17;
+      auto id = kind == 0   ? "short-" + std::to_string(step)
+                : kind == 1 ? std::string{"q\""} + std::to_string(step % 10)
+                : kind == 2 ? std::string{"q\\"} + std::to_string(step % 10)
+                : kind == 3 ? std::string{"\n\x01"} + std::to_string(step)
+                            : uuids[next++ % uuids.size()];
       if (orch.where(id))
         continue;
       auto target = static_cast<instance_id>(rng() % 2);
