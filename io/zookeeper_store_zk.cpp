@@ -320,8 +320,21 @@ class zk_store final : public zookeeper_store {
     });
   }
 
+  // Serialising a multi (up to 256 KB; a batch sends ~80) is the store's work, not the
+  // caller's: it runs on the store's thread, in the order the multis were given, so an
+  // orchestrator's thread goes on with its next batch meanwhile.
   void multi(std::vector<model::zk_op> ops,
              std::function<void(zk_rc, std::vector<zk_rc>)> done) override {
+    struct request {
+      std::vector<model::zk_op> ops;
+      std::function<void(zk_rc, std::vector<zk_rc>)> done;
+    };
+    auto r = std::make_shared<request>(request{std::move(ops), std::move(done)});
+    post([this, r] { submit_multi(std::move(r->ops), std::move(r->done)); });
+  }
+
+  void submit_multi(std::vector<model::zk_op> ops,
+                    std::function<void(zk_rc, std::vector<zk_rc>)> done) {
     auto c = std::make_unique<multi_ctx>(this);
     c->done = std::move(done);
     c->ops = std::move(ops);
