@@ -91,7 +91,6 @@ using pending_op = std::variant<pending_event, pending_orchestrate>;
 // applied and sent while this one is in flight (see write_pipeline.cpp).
 struct batch {
   std::uint64_t number = 0;
-  bool orchestrate = false;          // holds an orchestrate or drain step (runs alone)
   std::vector<pending_op> ops;
   std::vector<msg::event_ack> acks;  // one per pending_event, in order
   // Events by the multi that makes them durable: [0] needs none of this batch's multis (only
@@ -105,6 +104,8 @@ struct batch {
   std::size_t moves_left = 0;        // of a throttled orchestrate step
   clock_type::time_point multi_started;
   std::vector<model::decision> decisions;  // numbered when applied, recorded once durable
+  // An orchestrate or drain step: it runs alone in its batch.
+  bool orchestrate() const { return !ops.empty() && std::holds_alternative<pending_orchestrate>(ops.front()); }
 };
 
 // An orchestrate or dry run waiting for its inventory.

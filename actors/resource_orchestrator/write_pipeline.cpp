@@ -246,7 +246,7 @@ bool may_start_batch(self_ptr self) {
   auto& last = st.in_flight.back();
   bool orchestrate_next = !st.queue.empty() && std::holds_alternative<pending_orchestrate>(st.queue.front());
   auto depth = st.cfg.batch_size <= 1 ? 1 : st.cfg.max_batches_in_flight;
-  return !last.orchestrate && !orchestrate_next && last.sent == last.rendered.multis.size() &&
+  return !last.orchestrate() && !orchestrate_next && last.sent == last.rendered.multis.size() &&
          st.in_flight.size() < depth && st.bytes_in_flight <= st.cfg.pipeline_low_water;
 }
 
@@ -362,7 +362,6 @@ void start_next_batches(self_ptr self) {
         op.plan->moves = {};
         op.plan->removals = {};
       }
-      b.orchestrate = true;
       b.ops.push_back(std::move(op));
       b.acks.emplace_back();
       touched.emplace_back();
@@ -402,7 +401,7 @@ void start_next_batches(self_ptr self) {
       // move names its source only in the detail) with the whole batch.
       auto& named = b.decisions[i].instance;
       auto step = b.rendered.multis.size();
-      if (!named.empty() && !b.orchestrate)
+      if (!named.empty() && !b.orchestrate())
         step = step_of(multis, {static_cast<model::instance_id>(std::strtol(named.c_str(), nullptr, 10))});
       b.decisions_after[step].push_back(i);
     }
