@@ -35,7 +35,7 @@ rendered_instance render_one(instance_id id, const instance_touch& t, instance* 
                        encode_instance_data(inst->used(), inst->capacity)));
     r.ops.push_back(op(k::create, tmp_path(root, id), encode_tmp()));
     r.ops.push_back(op(k::create, reload_path(root, id), encode_reload(inst->reload_times)));
-    r.ops.push_back(op(k::create, resources_path(root, id), inst->encoded.bytes(inst->ids)));
+    r.ops.push_back(op(k::create, resources_path(root, id), inst->ids.bytes()));
   } else if (inst) {
     ++inst->reload_times;
     auto& v = inst->versions;
@@ -45,7 +45,7 @@ rendered_instance render_one(instance_id id, const instance_touch& t, instance* 
                          encode_instance_data(inst->used(), inst->capacity), v.data));
       r.ops.push_back(op(k::set, reload_path(root, id), encode_reload(inst->reload_times),
                          v.reload));
-      r.ops.push_back(op(k::set, resources_path(root, id), inst->encoded.bytes(inst->ids),
+      r.ops.push_back(op(k::set, resources_path(root, id), inst->ids.bytes(),
                          v.resources));
     } else {
       r.fate = instance_fate::reloaded;

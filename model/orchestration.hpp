@@ -6,10 +6,11 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
-#include "model/encoded_ids.hpp"
+#include "model/id_index.hpp"
+#include "model/id_list.hpp"
 
 namespace iota::model {
 
@@ -28,8 +29,10 @@ struct znode_versions {
 struct instance {
   int capacity = 0;                // the znode's "count"
   std::int64_t reload_times = 0;   // `_reload` {"times":n}
-  std::vector<std::string> ids;    // `resources` {"ids":[...]}; "used" is ids.size()
-  encoded_ids encoded;             // those bytes, kept in step by orchestration::place/unplace
+  id_list ids;                     // `resources` {"ids":[...]}, those very bytes; "used" is ids.size()
+  // Per id (same positions): the decision (SPEC 14) that put it there, 0 when unknown. Kept by
+  // the orchestration; empty in an instance decoded from its znodes.
+  std::vector<std::uint64_t> decided_by;
   znode_versions versions;
   std::size_t used() const { return ids.size(); }
   bool has_room() const { return ids.size() < static_cast<std::size_t>(capacity); }
@@ -53,7 +56,7 @@ class orchestration {
   const instance* find(instance_id id) const;
   instance* find(instance_id id);
   bool contains(instance_id id) const { return instances_.count(id) != 0; }
-  std::optional<instance_id> where(const std::string& resource_id) const;
+  std::optional<instance_id> where(std::string_view resource_id) const;
   std::size_t resources() const { return index_.size(); }
   bool empty() const { return instances_.empty(); }
 
@@ -66,22 +69,20 @@ class orchestration {
   // Primitives; the planner keeps the invariants (each id on one instance, index in step).
   instance& add_instance(instance_id id, int capacity);
   void remove_instance(instance_id id);  // drops its ids from the index too
-  void place(const std::string& resource_id, instance_id target);
-  bool unplace(const std::string& resource_id);  // false if not placed
+  void place(std::string_view resource_id, instance_id target);
+  bool unplace(std::string_view resource_id);  // false if not placed
 
   // The decision (SPEC 14, its number in the decision history) that put the id where it is;
   // 0 when unknown (loaded from ZooKeeper, or never stamped). place() resets it to 0.
-  void set_decided_by(const std::string& resource_id, std::uint64_t decision);
-  std::uint64_t decided_by(const std::string& resource_id) const;
+  void set_decided_by(std::string_view resource_id, std::uint64_t decision);
+  std::uint64_t decided_by(std::string_view resource_id) const;
 
  private:
-  struct slot {
-    instance_id owner;
-    std::uint32_t position;  // index in owner's ids, so removal is O(1) (swap with last)
-    std::uint64_t decided_by = 0;  // 16 bytes more per placed id after malloc rounding: ~6 MB at 400,000
-  };
+  // The index entry of an id (its position in its owner's ids, so removal is O(1): swap with
+  // last), or null.
+  const id_index::entry* entry_of(std::string_view resource_id, std::uint32_t hash) const;
   instance_map instances_;
-  std::unordered_map<std::string, slot> index_;
+  id_index index_;
   int default_capacity_ = 5000;
 };
 

@@ -67,8 +67,9 @@ std::vector<std::string_view> unique_in_order(const std::vector<std::string>& in
 
 std::size_t count_valid(const instance& inst, const id_set& inventory) {
   std::size_t n = 0;
-  for (auto& id : inst.ids)
-    n += inventory.count(id);
+  std::string scratch;
+  for (std::size_t pos = 0; pos < inst.ids.size(); ++pos)
+    n += inventory.count(inst.ids.view(pos, scratch));
   return n;
 }
 
@@ -149,22 +150,24 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
 
   auto ranked = rank_instances(state, in_inventory, plan.target.capacity);
   std::map<instance_id, std::size_t> loads;
-  std::vector<std::string_view> to_place;  // moved ids first, in a stable order, then new ids
-  std::vector<instance_id> from_of;   // for moved ids: where they are now
+  // Placed ids that must move, in a stable order, as (instance, position): their text is
+  // copied only into the plan.
+  std::vector<std::pair<instance_id, std::size_t>> to_move;
+  std::string scratch;
   for (std::size_t i = 0; i < ranked.size(); ++i) {
     auto id = ranked[i].second;
     auto& inst = *state.find(id);
     bool keep = i < n;
     (keep ? plan.kept : plan.drained).push_back(id);
     std::size_t staying = 0;
-    for (auto& rid : inst.ids) {
+    for (std::size_t pos = 0; pos < inst.ids.size(); ++pos) {
+      auto rid = inst.ids.view(pos, scratch);
       if (!in_inventory.count(rid)) {
-        plan.removals.push_back(rid);
+        plan.removals.emplace_back(rid);
       } else if (keep && staying < cap) {
         ++staying;
       } else {
-        to_place.push_back(rid);
-        from_of.push_back(id);
+        to_move.emplace_back(id, pos);
       }
     }
     if (keep)
@@ -178,21 +181,23 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
       loads[candidate] = 0;
     }
 
-  std::size_t moved_count = to_place.size();
+  std::vector<std::string_view> to_place;  // inventory ids not placed yet
   for (auto rid : ids)
-    if (!state.where(std::string{rid}))
+    if (!state.where(rid))
       to_place.push_back(rid);
   destination_picker picker{std::move(loads), ids.size(), plan.target.capacity};
-  plan.moves.reserve(moved_count);  // exact: no doubling of 400,000 ids while they grow
-  plan.placements.reserve(to_place.size() - moved_count);
-  for (std::size_t i = 0; i < to_place.size(); ++i) {
+  plan.moves.reserve(to_move.size());  // exact: no doubling of 400,000 ids while they grow
+  plan.placements.reserve(to_place.size());
+  for (std::size_t i = 0; i < to_move.size() + to_place.size(); ++i) {
     auto to = picker.next();
     if (!to)  // cannot happen: n * capacity > count by section 3's arithmetic
       return std::string{"internal error: no room left while planning"};
-    if (i < moved_count)
-      plan.moves.push_back(move{std::string{to_place[i]}, from_of[i], *to});
-    else
-      plan.placements.emplace_back(std::string{to_place[i]}, *to);
+    if (i < to_move.size()) {
+      auto [from, pos] = to_move[i];
+      plan.moves.push_back(move{state.find(from)->ids[pos], from, *to});
+    } else {
+      plan.placements.emplace_back(std::string{to_place[i - to_move.size()]}, *to);
+    }
   }
   return plan;
 }
@@ -303,7 +308,7 @@ std::size_t apply_plan(orchestration& state, const orchestrate_plan& plan, chang
     auto* inst = state.find(id);
     if (!inst)
       continue;
-    auto left = inst->ids;
+    auto left = inst->ids.to_vector();
     for (auto& rid : left)
       relocate(state, plan, rid, std::nullopt, changes);
     if (state.find(id)->used() == 0) {
@@ -338,7 +343,7 @@ std::variant<orchestrate_plan, std::string> plan_drain(const orchestration& stat
   if (total_room < inst->used())
     return "instance " + std::to_string(victim) + " holds " + std::to_string(inst->used()) +
            " resources but the other instances have room for " + std::to_string(total_room);
-  for (auto& rid : inst->ids) {
+  for (const auto& rid : inst->ids) {
     auto [r, neg_id] = room.top();
     room.pop();
     plan.moves.push_back(move{rid, victim, -neg_id});

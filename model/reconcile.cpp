@@ -15,7 +15,7 @@ reconcile_diff diff_inventory(const std::vector<std::string>& inventory, const o
       d.to_create.push_back(id);
   }
   for (auto& [_, inst] : state.instances())
-    for (auto& id : inst.ids)
+    for (const auto& id : inst.ids)
       if (!wanted.count(id) && !created_since.count(id))
         d.to_delete.push_back(id);
   return d;

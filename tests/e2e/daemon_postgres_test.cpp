@@ -64,7 +64,7 @@ struct pg_e2e {
     REQUIRE(r.rc == io::zk_ok);
     std::multiset<std::string> ids;
     for (auto& [n, inst] : r.instances)
-      for (auto& id : inst.ids)
+      for (const auto& id : inst.ids)
         ids.insert(id);
     return ids;
   }

@@ -276,7 +276,7 @@ TEST_CASE_METHOD(zk_fixture, "a restarted orchestrator continues from the znodes
   auto after = read_back(*reader);
   CHECK(after.resources() == 3000);
   for (auto& [id, inst] : before.instances())  // nothing placed before moved
-    for (auto& rid : inst.ids)
+    for (const auto& rid : inst.ids)
       CHECK(after.where(rid) == id);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }

@@ -21,7 +21,7 @@ void check_invariants(const orchestration& s) {
   std::size_t total = 0;
   for (auto& [id, inst] : s.instances()) {
     REQUIRE(inst.used() <= static_cast<std::size_t>(inst.capacity));
-    for (auto& rid : inst.ids) {
+    for (const auto& rid : inst.ids) {
       REQUIRE(seen.insert(rid).second);  // on exactly one instance
       REQUIRE(s.where(rid) == id);       // and the index agrees
     }
@@ -38,7 +38,7 @@ std::size_t brute_force_minimum(const orchestration& s, const std::set<std::stri
   std::size_t total = 0;
   for (auto& [_, inst] : s.instances()) {
     std::size_t v = 0;
-    for (auto& rid : inst.ids)
+    for (const auto& rid : inst.ids)
       v += inventory.count(rid);
     valid.push_back(v);
     total += v;
@@ -124,7 +124,7 @@ struct harness {
     REQUIRE(plan.target == std::get<instance_plan>(expected));
     std::map<std::string, instance_id> owner_before;
     for (auto& [id, inst] : state.instances())
-      for (auto& rid : inst.ids)
+      for (const auto& rid : inst.ids)
         owner_before[rid] = id;
     if (state.instances().size() <= 16)
       REQUIRE(plan.moves.size() == brute_force_minimum(state, inventory, plan.target));
