@@ -196,7 +196,7 @@ std::variant<orchestrate_plan, std::string> plan_orchestrate(const orchestration
       auto [from, pos] = to_move[i];
       plan.moves.push_back(move{state.find(from)->ids[pos], from, *to});
     } else {
-      plan.placements.emplace_back(std::string{to_place[i - to_move.size()]}, *to);
+      plan.placements.emplace_back(to_place[i - to_move.size()], *to);
     }
   }
   return plan;
@@ -228,7 +228,7 @@ std::optional<instance_id> fallback_destination(const orchestration& state,
 }
 
 // Moves (or places) `rid` on `wanted`, or on the fallback when `wanted` is not given or full.
-bool relocate(orchestration& state, const orchestrate_plan& plan, const std::string& rid,
+bool relocate(orchestration& state, const orchestrate_plan& plan, std::string_view rid,
               std::optional<instance_id> wanted, change_set& changes) {
   auto* dest = wanted ? state.find(*wanted) : nullptr;
   instance_id to = wanted.value_or(-1);

@@ -27,10 +27,10 @@ model::decision new_decision(self_ptr self, const std::string& kind, std::option
   return d;
 }
 
-void count_in_decision(self_ptr self, model::decision& d, const std::string& id, bool stamp) {
+void count_in_decision(self_ptr self, model::decision& d, std::string_view id, bool stamp) {
   ++d.count;
   if (d.ids.size() < model::max_listed_ids)
-    d.ids.push_back(id);
+    d.ids.emplace_back(id);
   if (stamp)
     self->state.orch.set_decided_by(id, d.seq);
 }
@@ -72,7 +72,7 @@ class decision_per_key {
       out_.push_back(make(k));
     }
   }
-  void count(const Key& k, const std::string& id, bool stamp) { count_in_decision(self_, out_[at_.at(k)], id, stamp); }
+  void count(const Key& k, std::string_view id, bool stamp) { count_in_decision(self_, out_[at_.at(k)], id, stamp); }
 
  private:
   self_ptr self_;

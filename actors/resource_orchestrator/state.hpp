@@ -73,9 +73,14 @@ struct pending_event {
 
 // An orchestrate or a drain: runs alone in its batch, possibly over several steps.
 struct pending_orchestrate {
+  pending_orchestrate() = default;
+  pending_orchestrate(pending_orchestrate&&) = default;
+  pending_orchestrate& operator=(pending_orchestrate&&) = default;
+  pending_orchestrate(const pending_orchestrate&) = delete;  // see inventory
+  pending_orchestrate& operator=(const pending_orchestrate&) = delete;
   bool drain = false;
   model::instance_id victim = 0;
-  std::vector<std::string> inventory;
+  std::vector<std::string> inventory;  // the plan's placements view it: moved, never copied
   model::resource_options options;
   std::optional<model::orchestrate_plan> plan;  // made when it reaches the queue's head
   bool plan_applied = false;                    // its first step ran (its decisions are made)
@@ -200,7 +205,7 @@ model::decision new_decision(self_ptr self, const std::string& kind, std::option
 void decide_now(self_ptr self, model::decision d);
 // One more id the decision touched: counted, listed while the list is short, and with `stamp`
 // stamped with the decision (what the lookup of that id answers).
-void count_in_decision(self_ptr self, model::decision& d, const std::string& id, bool stamp);
+void count_in_decision(self_ptr self, model::decision& d, std::string_view id, bool stamp);
 void record_decisions(self_ptr self, std::vector<model::decision>& decisions);
 // One decision per instance; with `stamp`, its ids are stamped with it.
 void decide_placements(self_ptr self, const std::string& kind,

@@ -25,6 +25,7 @@ orchestrate_plan plan_of(const orchestration& s, const std::vector<std::string>&
   REQUIRE(std::holds_alternative<orchestrate_plan>(p));
   return std::get<orchestrate_plan>(p);
 }
+orchestrate_plan plan_of(const orchestration&, std::vector<std::string>&&, resource_options) = delete;
 
 }  // namespace
 
@@ -241,7 +242,8 @@ TEST_CASE("sticky re-orchestrate moves only what capacity forces", "[planner]") 
 
 TEST_CASE("re-orchestrate drops ids gone from the inventory and adds new ones", "[planner]") {
   auto s = with_instances({{0, {"a", "b"}}, {1, {"c"}}}, 5);
-  auto plan = plan_of(s, {"b", "c", "d", "e"}, resource_options{2, 99, 4});
+  std::vector<std::string> inventory{"b", "c", "d", "e"};
+  auto plan = plan_of(s, inventory, resource_options{2, 99, 4});
   CHECK(plan.removals == std::vector<std::string>{"a"});
   CHECK(plan.placements.size() == 2);
   CHECK(plan.moves.empty());
@@ -298,7 +300,8 @@ TEST_CASE("drain moves an instance's ids to the others with room, most room firs
 
 TEST_CASE("an over-max orchestrate is refused without changes", "[planner]") {
   orchestration s;
-  auto p = plan_orchestrate(s, make_ids(12), resource_options{1, 3, 3});
+  auto inventory = make_ids(12);
+  auto p = plan_orchestrate(s, inventory, resource_options{1, 3, 3});
   REQUIRE(std::holds_alternative<std::string>(p));
   CHECK(std::get<std::string>(p) == "require instances more than the max: 5/3");
   CHECK(s.empty());
