@@ -149,7 +149,7 @@ struct multi_ctx final : op_ctx {
   std::vector<model::zk_op> ops;
   std::vector<zoo_op_t> zops;
   std::vector<zoo_op_result_t> results;
-  void fail(zk_rc rc) override { done(rc, std::vector<zk_rc>(ops.size(), rc)); }
+  void fail(zk_rc rc) override { done(rc, std::vector<zk_rc>(results.size(), rc)); }
 };
 
 struct watch_ctx {
@@ -362,6 +362,10 @@ class zk_store final : public zookeeper_store {
     }
     submit(std::move(c), [](zhandle_t* zh, op_ctx* raw) {
       auto* m = static_cast<multi_ctx*>(raw);
+      // The client serialises the request in the call, so the payloads (up to a batch's 16 MB,
+      // at production size) go when it returns. Moved out first: `m` may be completed and
+      // gone by then, and a moved vector keeps its elements where zops points.
+      auto payloads = std::move(m->ops);
       return zoo_amulti(zh, static_cast<int>(m->zops.size()), m->zops.data(), m->results.data(),
                         &on_multi, raw);
     });
