@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/fixtures/daemon_process.hpp"
+#include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/http_client.hpp"
 #include "tests/fixtures/mosquitto_server.hpp"
 #include "tests/fixtures/process.hpp"
@@ -336,6 +337,47 @@ inline double status_mb(pid_t pid, const std::string& key) {
 }
 
 inline double peak_rss_mb(pid_t pid) { return status_mb(pid, "VmHWM"); }
+
+// Warms a fresh ZooKeeper server before a measurement, as a production ensemble that has run
+// for a while is: its JVM compiles the write path only after some use (a fresh server took
+// the daemon's whole-instance rewrites at ~27 MB/s, a warm one at 75-116 MB/s here). Writes
+// `mb` MB of multis of five 195 KB setData (the daemon's pattern) under a path of its own, one
+// at a time; returns the MB/s it saw.
+inline double warm_zookeeper(const std::string& hosts, double mb = 100) {
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  zhandle_t* zh = zookeeper_init(hosts.c_str(), nullptr, 30000, nullptr, nullptr, 0);
+  if (!zh)
+    throw std::runtime_error("zookeeper_init failed");
+  struct closer {
+    zhandle_t* h;
+    ~closer() { zookeeper_close(h); }
+  } close_zh{zh};
+  if (!test::wait_until([&] { return zoo_state(zh) == ZOO_CONNECTED_STATE; }, std::chrono::seconds{30}))
+    throw std::runtime_error("cannot connect to ZooKeeper " + hosts);
+  const std::string root = "/iota-bench-warm-up";
+  std::string data = "{\"ids\":[";
+  for (auto& id : test::uuids(5000, 77))
+    data += (data.size() > 8 ? ",\"" : "\"") + id + "\"";
+  data += "]}";
+  zoo_create(zh, root.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+  std::vector<std::string> paths;
+  for (int i = 0; i < 5; ++i) {
+    paths.push_back(root + "/" + std::to_string(i));
+    zoo_create(zh, paths.back().c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+  }
+  std::vector<zoo_op_t> ops(paths.size());
+  std::vector<zoo_op_result_t> results(paths.size());
+  auto rounds = static_cast<int>(mb * 1e6 / static_cast<double>(data.size() * paths.size())) + 1;
+  auto t0 = clock::now();
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      zoo_set_op_init(&ops[i], paths[i].c_str(), data.data(), static_cast<int>(data.size()), -1, nullptr);
+    if (zoo_multi(zh, static_cast<int>(ops.size()), ops.data(), results.data()) != ZOK)
+      throw std::runtime_error("ZooKeeper warm-up: a multi failed");
+  }
+  auto secs = std::chrono::duration<double>(clock::now() - t0).count();
+  return static_cast<double>(rounds) * static_cast<double>(data.size() * paths.size()) / 1e6 / secs;
+}
 
 // Every id placed under /iota/orchestration/<resource>/<n>/resources, read from ZooKeeper.
 inline std::vector<std::string> zookeeper_placed_ids(const std::string& hosts, const std::string& resource) {
