@@ -118,7 +118,7 @@ internal_actor::behavior_type orchestrator_behavior(
       op.victim = victim;
       op.promise = self->make_response_promise<orchestration_status>();
       auto rp = op.promise;
-      st.queue.push_back(std::move(op));
+      st.queue.push_back(std::make_unique<pending_orchestrate>(std::move(op)));
       start_next_batches(self);
       return rp;
     },

@@ -91,7 +91,7 @@ void refuse_all_not_leader(self_ptr self) {
         ev->group->promise.deliver(not_leader_refusal(self));
       --st.queued_events;
     } else {
-      auto& o = std::get<pending_orchestrate>(op);
+      auto& o = *std::get<orchestrate_box>(op);
       st.orchestrating = false;
       o.promise.deliver(not_leader_refusal(self));
     }

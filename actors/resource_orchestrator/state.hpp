@@ -88,7 +88,15 @@ struct pending_orchestrate {
   caf::typed_response_promise<model::orchestration_status> promise;
 };
 
-using pending_op = std::variant<pending_event, pending_orchestrate>;
+// Boxed: an orchestrate (its plan, inventory and promise) is ~230 bytes more than an event, and
+// every queued event would carry that room (a burst of 100,000 held 28 MB of it, twice).
+using orchestrate_box = std::unique_ptr<pending_orchestrate>;
+using pending_op = std::variant<pending_event, orchestrate_box>;
+inline pending_orchestrate* as_orchestrate(pending_op& op) {
+  auto* box = std::get_if<orchestrate_box>(&op);
+  return box ? box->get() : nullptr;
+}
+inline bool is_orchestrate(const pending_op& op) { return std::holds_alternative<orchestrate_box>(op); }
 
 // Written in order: ZooKeeper applies one session's multis in the order sent and answers them
 // in that order, so the k-th answer of a batch is its k-th multi and every earlier batch is
@@ -110,7 +118,7 @@ struct batch {
   clock_type::time_point multi_started;
   std::vector<model::decision> decisions;  // numbered when applied, recorded once durable
   // An orchestrate or drain step: it runs alone in its batch.
-  bool orchestrate() const { return !ops.empty() && std::holds_alternative<pending_orchestrate>(ops.front()); }
+  bool orchestrate() const { return !ops.empty() && is_orchestrate(ops.front()); }
 };
 
 // An orchestrate or dry run waiting for its inventory.

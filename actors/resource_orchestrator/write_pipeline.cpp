@@ -176,9 +176,9 @@ void complete(self_ptr self, batch& b) {
   auto& st = self->state;
   settle_until(self, b, b.rendered.multis.size() + 1);
   for (auto& op : b.ops) {
-    if (auto* orch_op = std::get_if<pending_orchestrate>(&op)) {
+    if (auto* orch_op = as_orchestrate(op)) {
       if (b.moves_left > 0)
-        st.queue.push_back(std::move(*orch_op));  // next throttled step, after queued events
+        st.queue.push_back(std::move(op));  // next throttled step, after queued events
       else
         finish_orchestrate(self, *orch_op, {});
     }
@@ -244,7 +244,7 @@ bool may_start_batch(self_ptr self) {
   if (st.in_flight.empty())
     return true;
   auto& last = st.in_flight.back();
-  bool orchestrate_next = !st.queue.empty() && std::holds_alternative<pending_orchestrate>(st.queue.front());
+  bool orchestrate_next = !st.queue.empty() && is_orchestrate(st.queue.front());
   auto depth = st.cfg.batch_size <= 1 ? 1 : st.cfg.max_batches_in_flight;
   return !last.orchestrate() && !orchestrate_next && last.sent == last.rendered.multis.size() &&
          st.in_flight.size() < depth && st.bytes_in_flight <= st.cfg.pipeline_low_water;
@@ -321,8 +321,9 @@ void start_next_batches(self_ptr self) {
     model::change_set cs = std::move(st.repairs);
     st.repairs.clear();
     std::vector<std::vector<model::instance_id>> touched;  // per op, for events
-    if (!st.queue.empty() && std::holds_alternative<pending_orchestrate>(st.queue.front())) {
-      auto op = std::get<pending_orchestrate>(std::move(st.queue.front()));
+    if (!st.queue.empty() && is_orchestrate(st.queue.front())) {
+      auto box = std::get<orchestrate_box>(std::move(st.queue.front()));
+      auto& op = *box;
       st.queue.pop_front();
       if (!op.plan) {
         auto planned = op.drain ? model::plan_drain(st.orch, op.victim)
@@ -362,7 +363,7 @@ void start_next_batches(self_ptr self) {
         op.plan->moves = {};
         op.plan->removals = {};
       }
-      b.ops.push_back(std::move(op));
+      b.ops.push_back(std::move(box));
       b.acks.emplace_back();
       touched.emplace_back();
     } else {
@@ -370,6 +371,10 @@ void start_next_batches(self_ptr self) {
       // (whole instances), so it grows with the queue while the last ones were written.
       std::size_t events = 0;
       event_decisions decided{self, b.decisions};
+      auto expected = std::min(st.queue.size(), st.cfg.batch_size);  // no regrowth of 100,000
+      touched.reserve(expected);
+      b.acks.reserve(expected);
+      b.ops.reserve(expected);
       while (!st.queue.empty() && events < st.cfg.batch_size &&
              std::holds_alternative<pending_event>(st.queue.front())) {
         auto& ev = std::get<pending_event>(st.queue.front());
@@ -421,7 +426,7 @@ std::size_t requeue_in_flight(self_ptr self) {
     for (auto it = b->ops.rbegin(); it != b->ops.rend(); ++it) {
       if (auto* ev = std::get_if<pending_event>(&*it); ev && ev->acked)
         continue;
-      if (auto* o = std::get_if<pending_orchestrate>(&*it)) {
+      if (auto* o = as_orchestrate(*it)) {
         o->plan.reset();  // plan again against what is really there
         o->plan_applied = false;
         o->plan_announced = false;
@@ -496,7 +501,7 @@ void on_committed(self_ptr self, std::uint64_t batch_number, io::zk_rc rc) {
         if (refused.insert(ev->group.get()).second)
           ev->group->promise.deliver(msg::make_refusal(msg::refusal::unavailable, err_text));
       } else {
-        finish_orchestrate(self, std::get<pending_orchestrate>(op), err_text);
+        finish_orchestrate(self, *std::get<orchestrate_box>(op), err_text);
       }
     }
     // The rest of a refused group is answered already: drop it from the queue too.
@@ -579,7 +584,7 @@ void on_inventory(self_ptr self, std::uint64_t id, std::vector<std::string>& ids
   op.inventory = std::move(ids);
   op.options = w.options;
   op.promise = w.promise;
-  st.queue.push_back(std::move(op));
+  st.queue.push_back(std::make_unique<pending_orchestrate>(std::move(op)));
   start_next_batches(self);
 }
 
