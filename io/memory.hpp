@@ -5,8 +5,8 @@ namespace iota::io {
 
 // Called once per process, first: caps the allocator's per-thread arenas at two (glibc makes up
 // to eight per core, and each keeps the memory its thread freed: the daemon's ZooKeeper, MQTT
-// and actor threads each held tens of MB of freed blocks after an orchestrate), and maps large
-// blocks on their own so that freeing them gives their pages back.
+// and actor threads each held tens of MB of freed blocks after an orchestrate), and fixes the
+// size from which blocks are mapped on their own (see memory.cpp).
 void limit_allocator_arenas();
 
 // Gives the pages of freed memory back to the system (after a large transient use such as an
