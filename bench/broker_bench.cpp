@@ -14,13 +14,13 @@
 // --bulk new ids and one `bd` deleting as many placed ones, each timed publish -> durable.
 //
 // "Durable" is read from the daemon itself: its journal's commit mark (the file
-// <journalDir>/committed, rewritten by the journal's mark thread at most every 50 ms) is the
+// <journalDir>/committed, rewritten by the journal's mark thread at most every 10 ms) is the
 // sequence number up to which EVERY notify taken from the broker has been acknowledged by its
 // orchestrator (the ZooKeeper multi-op succeeded, or the notify changed nothing); the same value
 // is `journal_committed` in /v1/api/stats, but that answer waits behind the orchestrator's
 // mailbox. The bench reads the file every 10 ms; the k-th notify published counts as durable at
 // the first read whose mark covers k (the broker delivers in publish order on this single path).
-// That is conservative by up to ~60 ms (mark interval + poll period). At the
+// That is conservative by up to ~20 ms (mark interval + poll period). At the
 // end, every resources znode is read from ZooKeeper and compared with what the events should
 // have produced: `lost` = creates missing + deletes not applied (must be 0).
 #include <cstdio>
