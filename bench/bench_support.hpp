@@ -20,12 +20,14 @@
 #include <exception>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -108,6 +110,7 @@ class lean_zookeeper {
       throw std::runtime_error("ZooKeeper did not start: " + test::file_tail(dir_.path() + "/out.log"));
   }
   std::string hosts() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return process_->pid(); }
   bool running() { return process_->running(); }
   std::string output() const { return test::file_tail(dir_.path() + "/out.log", 1000); }
 
@@ -337,6 +340,30 @@ inline double status_mb(pid_t pid, const std::string& key) {
 }
 
 inline double peak_rss_mb(pid_t pid) { return status_mb(pid, "VmHWM"); }
+
+// CPU seconds (user + system) process `pid` has used so far (all its threads); 0 when gone.
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream fields{text.substr(close + 2)};  // from field 3 (state) on
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i >= 14)  // utime, stime
+      ticks += std::strtod(f.c_str(), nullptr);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds this process (the bench: its publishers, its poller) has used so far.
+inline double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 // Warms a fresh ZooKeeper server before a measurement, as a production ensemble that has run
 // for a while is: its JVM compiles the write path only after some use (a fresh server took

@@ -87,8 +87,15 @@ struct figures {
   double events_per_s = 0, p50 = 0, p99 = 0, max = 0;
 };
 
+// CPU per event of each process on the path, microseconds (user + system, all threads).
+struct cpu_split {
+  double publishers = 0, broker = 0, daemon = 0, zookeeper = 0, subscriber = 0;
+  double sum() const { return publishers + broker + daemon + zookeeper + subscriber; }
+};
+
 struct mode_figures {
   figures full, paced, noop, bulk_create, bulk_delete;
+  cpu_split full_cpu;
   bool has_paced = false, has_noop = false, has_bulk = false;
   std::int64_t multis = 0, dropped = 0, lost = 0, duplicates = 0;
   double rss_mb = 0, rss_now_mb = 0, orchestrate_s = 0;
@@ -198,7 +205,13 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
   auto mark = daemon.dir() + "/journal/committed";
   {
     publisher_pool pool{broker.url(), o.publishers};
+    double c0[4] = {own_cpu_seconds(), cpu_seconds(broker.pid()), cpu_seconds(pid), cpu_seconds(zk.pid())};
     r.full = measure(zk, pool, mark, full.payloads, 0);
+    auto per_event = [&](double after, double before) { return (after - before) * 1e6 / static_cast<double>(full.payloads.size()); };
+    r.full_cpu.publishers = per_event(own_cpu_seconds(), c0[0]);
+    r.full_cpu.broker = per_event(cpu_seconds(broker.pid()), c0[1]);
+    r.full_cpu.daemon = per_event(cpu_seconds(pid), c0[2]);
+    r.full_cpu.zookeeper = per_event(cpu_seconds(zk.pid()), c0[3]);
     if (paced) {
       r.paced = measure(zk, pool, mark, paced->payloads, o.paced_rate);
       r.has_paced = true;
@@ -251,7 +264,7 @@ mode_figures run_mode(const options& o, std::size_t batch, const std::string& te
 
 // The broker alone: the same payloads, QoS 1, publish -> subscribe through mosquitto_sub (a
 // persistent session created first, so nothing published before it is connected is missed).
-double broker_alone(const options& o, const std::vector<std::string>& payloads) {
+double broker_alone(const options& o, const std::vector<std::string>& payloads, cpu_split& cpu) {
   lean_broker broker;
   test::temp_dir dir{"iota-bench-sub"};
   auto port = std::to_string(broker.port());
@@ -269,10 +282,27 @@ double broker_alone(const options& o, const std::vector<std::string>& payloads) 
   argv.push_back(std::to_string(payloads.size()));
   publisher_pool pool{broker.url(), o.publishers};
   test::child_process sub{argv, {}, "/dev/null"};
+  double c0[3] = {own_cpu_seconds(), cpu_seconds(broker.pid()), 0};
+  std::atomic<double> sub_cpu{0};  // sampled while it runs: its /proc entry goes when it exits
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    while (sampling) {
+      if (auto c = cpu_seconds(sub.pid()); c > sub_cpu)
+        sub_cpu = c;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+  });
   auto sent = pool.publish(topic, payloads, 0);
-  if (!test::wait_until([&] { return !sub.running(); }, std::chrono::minutes{10}))
+  bool received = test::wait_until([&] { return !sub.running(); }, std::chrono::minutes{10});
+  sampling = false;
+  sampler.join();
+  if (!received)
     throw std::runtime_error("mosquitto_sub did not receive every message");
   auto done = clock::now();
+  auto n = static_cast<double>(payloads.size());
+  cpu.publishers = (own_cpu_seconds() - c0[0]) * 1e6 / n;
+  cpu.broker = (cpu_seconds(broker.pid()) - c0[1]) * 1e6 / n;
+  cpu.subscriber = (sub_cpu - c0[2]) * 1e6 / n;
   return payloads.size() / (ms_between(sent.front(), done) / 1000.0);
 }
 
@@ -335,7 +365,8 @@ int main(int argc, char** argv) {
                 load_average().c_str());
 
     std::printf("  broker alone (mosquitto -> mosquitto_sub, QoS 1, %zu messages)...\n", full.payloads.size());
-    auto broker_rate = broker_alone(o, full.payloads);
+    cpu_split alone_cpu;
+    auto broker_rate = broker_alone(o, full.payloads, alone_cpu);
     std::printf("    %.0f msg/s\n", broker_rate);
 
     std::printf("  batched mode (the daemon's defaults)...\n");
@@ -369,6 +400,25 @@ int main(int argc, char** argv) {
                   m->full.events + (m->has_paced ? m->paced.events : 0) + (m->has_noop ? m->noop.events : 0), static_cast<long long>(m->dropped),
                   static_cast<long long>(m->lost), static_cast<long long>(m->duplicates), m->rss_mb,
                   m->rss_now_mb, m->orchestrate_s);
+    }
+    // Where the CPU goes: the rates are bounded by what the two cores can give each event.
+    auto& fc = batched.full_cpu;
+    std::printf("  CPU per message, broker alone (us): publishers %.1f, mosquitto %.1f, mosquitto_sub %.1f"
+                " = %.1f (at %.0f msg/s: %.0f%% of 2 cores)\n",
+                alone_cpu.publishers, alone_cpu.broker, alone_cpu.subscriber, alone_cpu.sum(), broker_rate,
+                alone_cpu.sum() * broker_rate / 2e4);
+    std::printf("  CPU per event, batched full rate (us): publishers %.1f, mosquitto %.1f, daemon %.1f, "
+                "ZooKeeper %.1f = %.1f (at %.0f ev/s: %.0f%% of 2 cores)\n",
+                fc.publishers, fc.broker, fc.daemon, fc.zookeeper, fc.sum(), batched.full.events_per_s,
+                fc.sum() * batched.full.events_per_s / 2e4);
+    if (fc.sum() > 0 && broker_rate > 0) {
+      auto ceiling = 2e6 / fc.sum();        // ev/s the two cores allow at that cost
+      auto budget = 2e6 / (0.9 * broker_rate);  // us an event may cost for 90% of the broker
+      std::printf("  model: at %.1f us an event the two cores allow %.0f ev/s = %.0f%% of the broker alone; "
+                  "90%% needs <= %.1f us an event, so the daemon and ZooKeeper together under %.1f "
+                  "(now %.1f)\n",
+                  fc.sum(), ceiling, 100 * ceiling / broker_rate, budget,
+                  budget - fc.publishers - fc.broker, fc.daemon + fc.zookeeper);
     }
     std::printf("  ratio batched/baseline %.1f\n",
                 baseline.full.events_per_s > 0 ? batched.full.events_per_s / baseline.full.events_per_s : 0.0);
