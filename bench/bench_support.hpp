@@ -22,6 +22,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -365,22 +366,27 @@ inline double own_cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// A synchronous session to `hosts`, for the benches' own reads and writes (on their own
+// threads), connected, and closed when it goes out of scope.
+using zookeeper_session = std::unique_ptr<zhandle_t, int (*)(zhandle_t*)>;
+inline zookeeper_session connect_zookeeper(const std::string& hosts) {
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  zookeeper_session zh{zookeeper_init(hosts.c_str(), nullptr, 30000, nullptr, nullptr, 0), &zookeeper_close};
+  if (!zh)
+    throw std::runtime_error("zookeeper_init failed");
+  if (!test::wait_until([&] { return zoo_state(zh.get()) == ZOO_CONNECTED_STATE; }, std::chrono::seconds{30}))
+    throw std::runtime_error("cannot connect to ZooKeeper " + hosts);
+  return zh;
+}
+
 // Warms a fresh ZooKeeper server before a measurement, as a production ensemble that has run
 // for a while is: its JVM compiles the write path only after some use (a fresh server took
-// the daemon's whole-instance rewrites at ~27 MB/s, a warm one at 75-116 MB/s here). Writes
+// the daemon's whole-instance rewrites at 27-42 MB/s, a warm one at 100-230 MB/s here). Writes
 // `mb` MB of multis of five 195 KB setData (the daemon's pattern) under a path of its own, one
 // at a time; returns the MB/s it saw.
 inline double warm_zookeeper(const std::string& hosts, double mb = 100) {
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  zhandle_t* zh = zookeeper_init(hosts.c_str(), nullptr, 30000, nullptr, nullptr, 0);
-  if (!zh)
-    throw std::runtime_error("zookeeper_init failed");
-  struct closer {
-    zhandle_t* h;
-    ~closer() { zookeeper_close(h); }
-  } close_zh{zh};
-  if (!test::wait_until([&] { return zoo_state(zh) == ZOO_CONNECTED_STATE; }, std::chrono::seconds{30}))
-    throw std::runtime_error("cannot connect to ZooKeeper " + hosts);
+  auto session = connect_zookeeper(hosts);
+  auto* zh = session.get();
   const std::string root = "/iota-bench-warm-up";
   std::string data = "{\"ids\":[";
   for (auto& id : test::uuids(5000, 77))
@@ -408,16 +414,8 @@ inline double warm_zookeeper(const std::string& hosts, double mb = 100) {
 
 // Every id placed under /iota/orchestration/<resource>/<n>/resources, read from ZooKeeper.
 inline std::vector<std::string> zookeeper_placed_ids(const std::string& hosts, const std::string& resource) {
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  zhandle_t* zh = zookeeper_init(hosts.c_str(), nullptr, 30000, nullptr, nullptr, 0);
-  if (!zh)
-    throw std::runtime_error("zookeeper_init failed");
-  struct closer {
-    zhandle_t* h;
-    ~closer() { zookeeper_close(h); }
-  } close_zh{zh};
-  if (!test::wait_until([&] { return zoo_state(zh) == ZOO_CONNECTED_STATE; }, std::chrono::seconds{30}))
-    throw std::runtime_error("cannot connect to ZooKeeper " + hosts);
+  auto session = connect_zookeeper(hosts);
+  auto* zh = session.get();
   std::string root = "/iota/orchestration/" + resource;
   String_vector children{};
   if (zoo_get_children(zh, root.c_str(), 0, &children) != ZOK)
