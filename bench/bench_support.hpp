@@ -37,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/zk_layout.hpp"
 #include "tests/fixtures/daemon_process.hpp"
 #include "tests/fixtures/ids.hpp"
 #include "tests/fixtures/http_client.hpp"
@@ -366,6 +367,9 @@ inline double own_cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// A full instance's `resources` bytes (5,000 UUIDs, 195,001 bytes): what the daemon rewrites.
+inline std::string full_instance_resources() { return model::encode_resources(test::uuids(5000, 77)); }
+
 // A synchronous session to `hosts`, for the benches' own reads and writes (on their own
 // threads), connected, and closed when it goes out of scope.
 using zookeeper_session = std::unique_ptr<zhandle_t, int (*)(zhandle_t*)>;
@@ -388,10 +392,7 @@ inline double warm_zookeeper(const std::string& hosts, double mb = 100) {
   auto session = connect_zookeeper(hosts);
   auto* zh = session.get();
   const std::string root = "/iota-bench-warm-up";
-  std::string data = "{\"ids\":[";
-  for (auto& id : test::uuids(5000, 77))
-    data += (data.size() > 8 ? ",\"" : "\"") + id + "\"";
-  data += "]}";
+  const auto data = full_instance_resources();
   zoo_create(zh, root.c_str(), "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
   std::vector<std::string> paths;
   for (int i = 0; i < 5; ++i) {

@@ -30,7 +30,6 @@
 #include "io/inventory.hpp"
 #include "io/log.hpp"
 #include "io/zookeeper_store.hpp"
-#include "model/zk_layout.hpp"
 #include "messages/errors.hpp"
 #include "fakes/fake_zookeeper_store.hpp"
 #include "tests/fixtures/ids.hpp"
@@ -272,7 +271,7 @@ double zookeeper_alone_mb_s(const std::string& hosts, std::size_t instances, std
   for (int i = 0; i < 300 && !store->connected(); ++i)
     std::this_thread::sleep_for(milliseconds{100});  // a plain thread, not an actor
   const std::string root = "/iota-bench-zookeeper-alone/i";
-  const auto data = model::encode_resources(test::uuids(5000, 77));
+  const auto data = bench::full_instance_resources();
   if (!run_all(instances, [&](std::size_t i, auto done) {
         store->ensure_path(root + std::to_string(i), done);
       }))

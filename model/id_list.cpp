@@ -51,8 +51,7 @@ id_list::id_list(const std::vector<std::string>& ids) : id_list() {
   std::size_t size = 0;
   for (auto& id : ids)
     size += id.size() + 3;
-  bytes_.reserve(bytes_.size() + size);
-  start_.reserve(ids.size());
+  reserve(ids.size(), ids.empty() ? 0 : size / ids.size() + 1);
   for (auto& id : ids)
     push_back(id);
 }
@@ -86,17 +85,12 @@ std::string_view id_list::view(std::size_t pos, std::string& scratch) const {
 
 std::string id_list::operator[](std::size_t pos) const {
   std::string scratch;
-  auto v = view(pos, scratch);
-  return v.data() == scratch.data() ? scratch : std::string{v};
+  return std::string{view(pos, scratch)};
 }
 
 bool id_list::equals(std::size_t pos, std::string_view id) const {
-  auto enc = encoded(pos);
-  if (enc.find('\\') == std::string_view::npos)
-    return enc == id;
-  std::string scratch;
-  decode_into(scratch, enc);
-  return scratch == id;
+  std::string scratch;  // only filled for an id with something escaped
+  return view(pos, scratch) == id;
 }
 
 void id_list::push_back(std::string_view id) {
